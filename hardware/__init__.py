@@ -1,0 +1,1 @@
+"""Scanners, badge readers and locker locks, each with a simulated twin. No Flask here."""

@@ -1,0 +1,68 @@
+"""The Flask application: kiosk, office, SLT and API blueprints over the register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, render_template
+
+from kiosk import config
+from kiosk.extensions import csrf, db
+from register.db import configure_engine
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. Opens no database connection: gunicorn may fork after this."""
+    app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    config.check_safe(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    db.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from kiosk import api, auth, cli, kiosk_views, office, slt
+
+    for module in (auth, kiosk_views, office, slt, api):
+        app.register_blueprint(module.bp)
+    cli.init_app(app)
+    _template_helpers(app)
+    _error_pages(app)
+    return app
+
+
+def _template_helpers(app: Flask) -> None:
+    zone = ZoneInfo(str(app.config["TIME_ZONE"]))
+
+    def local(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+        return "" if value is None else value.astimezone(zone).strftime(fmt)
+
+    app.jinja_env.filters["local"] = local
+    app.extensions["school_zone"] = zone
+
+    @app.context_processor
+    def school() -> dict[str, Any]:
+        return {"school_name": app.config["SCHOOL_NAME"]}
+
+
+def _error_pages(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(_error: Exception) -> tuple[str, int]:
+        return render_template("error.html", title="Page not found",
+                               message="There is nothing at this address."), 404
+
+    @app.errorhandler(500)
+    def server_error(_error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        return render_template("error.html", title="Something went wrong",
+                               message="Nothing was saved. Please try again."), 500

@@ -1,0 +1,44 @@
+"""Configuration from the environment, with safe defaults for the demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` form and use the psycopg 3 driver for it."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def from_environment(instance_path: str) -> dict[str, object]:
+    env = os.environ
+    production = env.get("KIOSK_ENV", "demo") == "production"
+    default_db = "sqlite:///" + str(Path(instance_path) / "kiosk.sqlite3")
+    return {
+        "PRODUCTION": production,
+        "SECRET_KEY": env.get("SECRET_KEY", DEMO_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL", default_db)),
+        "SCHOOL_NAME": env.get("SCHOOL_NAME", "Demo Community School"),
+        "TIME_ZONE": env.get("TIME_ZONE", "Europe/London"),
+        "KIOSK_IDLE_SECONDS": int(env.get("KIOSK_IDLE_SECONDS", "8")),
+        "SESSION_COOKIE_SECURE": production,
+    }
+
+
+def check_safe(config: dict[str, object]) -> None:
+    if config.get("PRODUCTION") and config.get("SECRET_KEY") in (None, "", DEMO_SECRET_KEY):
+        raise ConfigError(
+            "KIOSK_ENV=production needs its own SECRET_KEY: refusing to start with the demo key. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )

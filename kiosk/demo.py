@@ -1,0 +1,112 @@
+"""A believable demo school: stakeholders in every category, two locker banks, test IMEIs."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from register import accounts, people
+from register.imei import luhn_check_digit
+from register.models import Category, Device, Kiosk, LockerBank, Person, utc_now
+
+PASSWORD = "demo-password"
+BANKS = {"Staff room": "Ground floor, by the staff room", "Reception": "Main reception"}
+KIOSKS = {"Staff room kiosk": "Staff room", "Reception kiosk": "Reception"}
+
+FIRST = ["Amelia", "Olivia", "Isla", "Ava", "Mia", "Priya", "Siobhán", "Zoë", "Aisha", "Grace",
+         "Fatima", "Chloe", "Emily", "Hannah", "Niamh", "Oliver", "George", "Harry", "Noah",
+         "Jack", "Mohammed", "Arjun", "Rhys", "Tomasz", "Kwame", "Daniel", "Samuel", "Callum",
+         "Ewan", "Joseph"]
+LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Patel", "Khan",
+        "Ó Súilleabháin", "Nowak", "Okafor", "Campbell", "Hughes", "Murphy", "Davies", "Begum",
+        "Roberts", "Walker", "Wright", "Thompson", "Clarke", "Mensah", "Singh", "Lewis"]
+PHONES = [("Apple", "iPhone 15"), ("Apple", "iPhone 13"), ("Apple", "iPhone SE"),
+          ("Samsung", "Galaxy S24"), ("Samsung", "Galaxy A54"), ("Google", "Pixel 8"),
+          ("Motorola", "moto g84"), ("Nokia", "G42"), ("OnePlus", "Nord 3"), ("Xiaomi", "Redmi 13")]
+# How many of each category the demo school has (60 people in all).
+MIX = {Category.STAFF: 34, Category.GOVERNOR: 5, Category.VISITOR: 4, Category.PARENT: 4,
+       Category.AGENCY: 3, Category.STUDENT: 4, Category.VOLUNTEER: 4, Category.CONTRACTOR: 2}
+
+
+def test_imei(rng: random.Random) -> str:
+    """Valid by Luhn, with reporting-body prefix 00: a test IMEI no real phone has."""
+    body = "00" + "".join(rng.choice("0123456789") for _ in range(12))
+    return body + str(luhn_check_digit(body))
+
+
+def seed(session: Session) -> bool:
+    """Fill an empty database; leave one with people in it alone. True if it seeded."""
+    if session.scalar(select(func.count()).select_from(Person)):
+        return False
+    rng = random.Random(2026)
+    for name, location in BANKS.items():
+        people.add_bank(session, name, 24, "demo", location)
+    for username, role in (("admin", "admin"), ("office", "office"), ("slt", "slt")):
+        accounts.create_user(session, username, PASSWORD, role)
+    names = rng.sample([f"{f} {last}" for f in FIRST for last in LAST], sum(MIX.values()))
+    staff_room = session.scalar(select(LockerBank).where(LockerBank.name == "Staff room"))
+    assert staff_room is not None
+    when = utc_now() - timedelta(days=120)
+    number = 0
+    for category, count in MIX.items():
+        for _ in range(count):
+            number += 1
+            name = names[number - 1]
+            badge = f"{rng.randrange(10**9):010d}" if category == Category.STAFF else None
+            # The first ten staff have their own locker, the rest use any free one.
+            fixed = staff_room.lockers[number - 1].id if number <= 10 else None
+            person = people.add_person(session, people.PersonDetails(
+                name=name, category=category, badge_id=badge, fixed_locker_id=fixed), "demo")
+            if category in (Category.VISITOR, Category.PARENT) and number % 2:
+                continue  # not every visitor has registered a phone
+            make, model = rng.choice(PHONES)
+            dual = rng.random() < 0.15
+            device = people.register_device(session, person, people.DeviceDetails(
+                imei=test_imei(rng), imei2=test_imei(rng) if dual else "",
+                make=make, model=model), "office", now=when + timedelta(days=number))
+            if number == 12:  # one teacher carries a work phone too: the kiosk asks which
+                people.register_device(session, person, people.DeviceDetails(
+                    imei=test_imei(rng), make="Nokia", model="105 (school on-call)"), "office")
+            if rng.random() < 0.7:
+                people.verify_device(session, device, "office",
+                                     now=device.registered_at + timedelta(hours=1))
+    for kiosk_name, bank in KIOSKS.items():
+        accounts.create_kiosk(session, kiosk_name, bank)
+    session.flush()
+    return True
+
+
+def fresh_kiosk_tokens(session: Session) -> dict[str, str]:
+    """New tokens for the demo kiosks, so ``make run`` can print working links every time."""
+    kiosks = session.scalars(select(Kiosk).where(Kiosk.name.in_(KIOSKS)).order_by(Kiosk.name))
+    return {kiosk.name: accounts.reissue_kiosk_token(session, kiosk) for kiosk in kiosks}
+
+
+def sample_codes(session: Session, limit: int = 3) -> list[str]:
+    codes = session.scalars(
+        select(Device.label_code).where(Device.retired_at.is_(None)).order_by(Device.id)
+        .limit(limit)
+    )
+    return list(codes)
+
+
+def kiosk_samples(session: Session) -> list[tuple[str, str]]:
+    """Codes a stranger can tap on the demo kiosk to see each outcome."""
+    samples: list[tuple[str, str]] = []
+    staff = session.scalars(
+        select(Person).where(Person.badge_id.is_not(None), Person.active).order_by(Person.id)
+    ).all()
+    one_phone = next((p for p in staff if len(p.current_devices) == 1), None)
+    two_phones = next((p for p in staff if len(p.current_devices) > 1), None)
+    if one_phone:
+        samples.append((f"{one_phone.first_name}'s badge", one_phone.badge_id or ""))
+        samples.append((f"{one_phone.first_name}'s phone label",
+                        one_phone.current_devices[0].label_code))
+    if two_phones:
+        samples.append((f"{two_phones.first_name}'s badge (2 phones)", two_phones.badge_id or ""))
+    samples.append(("A mistyped IMEI", "490154203237517"))
+    samples.append(("An unknown badge", "0000000001"))
+    return samples

@@ -1,0 +1,216 @@
+"""The office's register pages: people, phones, lockers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from kiosk.auth import actor, roles_required
+from kiosk.extensions import db
+from register import audit, people
+from register.deposits import lockers_in_use, open_deposit
+from register.errors import RegisterError
+from register.models import Category, Locker, LockerBank, Role
+from register.people import DeviceDetails, ImeiNeedsConfirmation, PersonDetails
+
+bp = Blueprint("office", __name__, url_prefix="/office")
+
+
+@bp.before_request
+@roles_required(Role.OFFICE)
+def require_office() -> None:
+    """Every page here is for the office (and admins)."""
+
+
+def _person_details(form: Any) -> PersonDetails:
+    locker = form.get("fixed_locker_id", "")
+    return PersonDetails(
+        name=form.get("name", ""), category=form.get("category", ""),
+        badge_id=form.get("badge_id", ""), email=form.get("email", ""),
+        fixed_locker_id=int(locker) if locker.isdigit() else None,
+    )
+
+
+def _device_details(form: Any) -> DeviceDetails:
+    return DeviceDetails(imei=form.get("imei", ""), imei2=form.get("imei2", ""),
+                         make=form.get("make", ""), model=form.get("model", ""))
+
+
+def _person_form(person: Any, values: Any, error: str | None = None) -> tuple[str, int]:
+    return render_template(
+        "office/person_form.html", person=person, values=values, error=error,
+        categories=list(Category), lockers=people.all_lockers(db.session),
+    ), 422 if error else 200
+
+
+@bp.route("/", endpoint="people")
+def people_list() -> str:
+    query = request.args.get("q", "")
+    category = request.args.get("category", "")
+    include_left = request.args.get("left") == "1"
+    found = people.search_people(db.session, query, category, include_left)
+    audit.record(db.session, actor(), "register.search", detail=f"{len(found)} people listed")
+    db.session.commit()
+    return render_template("office/people.html", people=found, q=query, category=category,
+                           include_left=include_left, categories=list(Category))
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+def person_new() -> Any:
+    if request.method == "GET":
+        return _person_form(None, {"category": "staff"})
+    try:
+        person = people.add_person(db.session, _person_details(request.form), actor())
+        db.session.commit()
+    except RegisterError as error:
+        db.session.rollback()
+        return _person_form(None, request.form, str(error))
+    flash(f"{person.name} is on the register. Now add their phone.")
+    return redirect(url_for("office.device_new", person_id=person.id))
+
+
+@bp.route("/people/<int:person_id>")
+def person_view(person_id: int) -> str:
+    person = _get(people.get_person, person_id)
+    audit.record(db.session, actor(), "person.view", f"person:{person.id}")
+    db.session.commit()
+    deposits = {d.id: open_deposit(db.session, d) for d in person.devices}
+    return render_template("office/person.html", person=person, deposits=deposits)
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+def person_edit(person_id: int) -> Any:
+    person = _get(people.get_person, person_id)
+    if request.method == "GET":
+        return _person_form(person, {
+            "name": person.name, "category": person.category, "badge_id": person.badge_id or "",
+            "email": person.email, "fixed_locker_id": person.fixed_locker_id or "",
+        })
+    try:
+        people.update_person(db.session, person, _person_details(request.form), actor())
+        db.session.commit()
+    except RegisterError as error:
+        db.session.rollback()
+        return _person_form(person, request.form, str(error))
+    flash("Saved.")
+    return redirect(url_for("office.person_view", person_id=person.id))
+
+
+@bp.route("/people/<int:person_id>/left", methods=["POST"])
+def person_left(person_id: int) -> Any:
+    person = _get(people.get_person, person_id)
+    if request.form.get("undo"):
+        people.reinstate(db.session, person, actor())
+        flash(f"{person.name} is active again.")
+    else:
+        people.mark_left(db.session, person, actor())
+        flash(f"{person.name} is marked as left; their badge no longer works at the kiosk.")
+    db.session.commit()
+    return redirect(url_for("office.person_view", person_id=person.id))
+
+
+def _device_form(person: Any, device: Any, values: Any, error: RegisterError | None = None,
+                 ) -> tuple[str, int]:
+    values = dict(values)
+    if isinstance(error, ImeiNeedsConfirmation):
+        values[error.field] = error.completed  # shown filled in, for the person to confirm
+    return render_template("office/device_form.html", person=person, device=device,
+                           values=values, error=str(error) if error else None,
+                           error_field=getattr(error, "field", None)), 422 if error else 200
+
+
+@bp.route("/people/<int:person_id>/devices/new", methods=["GET", "POST"])
+def device_new(person_id: int) -> Any:
+    person = _get(people.get_person, person_id)
+    if request.method == "GET":
+        return _device_form(person, None, {})
+    try:
+        device = people.register_device(db.session, person, _device_details(request.form), actor())
+        db.session.commit()
+    except RegisterError as error:
+        db.session.rollback()
+        return _device_form(person, None, request.form, error)
+    flash(f"{device.description} registered. Label code {device.label_code}.")
+    return redirect(url_for("office.person_view", person_id=person.id))
+
+
+@bp.route("/devices/<int:device_id>/edit", methods=["GET", "POST"])
+def device_edit(device_id: int) -> Any:
+    device = _get(people.get_device, device_id)
+    if request.method == "GET":
+        return _device_form(device.owner, device, {
+            "imei": device.imei, "imei2": device.imei2 or "", "make": device.make,
+            "model": device.model,
+        })
+    try:
+        people.update_device(db.session, device, _device_details(request.form), actor())
+        db.session.commit()
+    except RegisterError as error:
+        db.session.rollback()
+        return _device_form(device.owner, device, request.form, error)
+    flash("Phone details saved.")
+    return redirect(url_for("office.person_view", person_id=device.owner_id))
+
+
+@bp.route("/devices/<int:device_id>/verify", methods=["POST"])
+def device_verify(device_id: int) -> Any:
+    device = _get(people.get_device, device_id)
+    people.verify_device(db.session, device, actor())
+    db.session.commit()
+    flash(f"{device.description}: IMEI checked against *#06# and marked verified.")
+    return redirect(url_for("office.person_view", person_id=device.owner_id))
+
+
+@bp.route("/devices/<int:device_id>/retire", methods=["POST"])
+def device_retire(device_id: int) -> Any:
+    device = _get(people.get_device, device_id)
+    if open_deposit(db.session, device):
+        flash("This phone is in a locker: collect it at the kiosk before retiring it.", "error")
+    else:
+        people.retire_device(db.session, device, actor(), request.form.get("reason", ""))
+        db.session.commit()
+        flash(f"{device.description} retired. Its label no longer works at the kiosk.")
+    return redirect(url_for("office.person_view", person_id=device.owner_id))
+
+
+@bp.route("/lockers")
+def lockers() -> str:
+    banks = list(db.session.scalars(select(LockerBank).order_by(LockerBank.name)))
+    in_use = {bank.id: lockers_in_use(db.session, bank.id) for bank in banks}
+    return render_template("office/lockers.html", banks=banks, in_use=in_use)
+
+
+@bp.route("/lockers/banks", methods=["POST"])
+def bank_add() -> Any:
+    count = request.form.get("count", "")
+    try:
+        bank = people.add_bank(db.session, request.form.get("name", ""),
+                               int(count) if count.isdigit() else 0, actor(),
+                               request.form.get("location", ""))
+        db.session.commit()
+    except RegisterError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Added {bank.name} with {len(bank.lockers)} lockers.")
+    return redirect(url_for("office.lockers"))
+
+
+@bp.route("/lockers/<int:locker_id>/service", methods=["POST"])
+def locker_service(locker_id: int) -> Any:
+    locker = db.session.get(Locker, locker_id) or abort(404)
+    out = request.form.get("out_of_service") == "1"
+    people.set_out_of_service(db.session, locker, out, actor())
+    db.session.commit()
+    flash(f"Locker {locker.number} at {locker.bank.name} is "
+          f"{'out of service' if out else 'back in service'}.")
+    return redirect(url_for("office.lockers"))
+
+
+def _get(getter: Any, ident: int) -> Any:
+    try:
+        return getter(db.session, ident)
+    except RegisterError:
+        abort(404)

@@ -1,0 +1,104 @@
+"""Office, SLT and admin accounts; kiosk pairing tokens; sign-in throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from register import audit
+from register.errors import NotFound, RegisterError, ValidationError
+from register.models import Kiosk, LockerBank, LoginFailure, Role, User, utc_now
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+
+# Checked against when the username is unknown, so both cases take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class SignInRefused(RegisterError):
+    pass
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    username = username.strip().lower()
+    if role not in set(Role):
+        raise ValidationError(f"Role must be one of: {', '.join(Role)}.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    if session.scalar(select(User).where(User.username == username)):
+        raise ValidationError(f"A user called {username} already exists.")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    session.add(user)
+    audit.record(session, "cli", "user.create", f"user:{username}", f"role {role}")
+    return user
+
+
+def authenticate(
+    session: Session, username: str, password: str, remote_addr: str = "",
+    now: datetime | None = None,
+) -> User:
+    """The user, or SignInRefused with a message safe to show (it never says which part
+    was wrong). Commits, so that failures count across workers."""
+    now = now or utc_now()
+    username = username.strip().lower()
+    since = now - FAILURE_WINDOW
+    failures = session.scalar(
+        select(func.count()).select_from(LoginFailure)
+        .where(LoginFailure.username == username, LoginFailure.at > since)
+    ) or 0
+    if failures >= MAX_FAILURES:
+        session.rollback()
+        raise SignInRefused(
+            "Too many failed attempts for this account. Wait 15 minutes or ask an admin."
+        )
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    if user is None or not check_password_hash(user.password_hash, password):
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password)
+        session.add(LoginFailure(username=username, remote_addr=remote_addr, at=now))
+        audit.record(session, f"anonymous@{remote_addr}", "signin.failed", f"user:{username}",
+                     at=now)
+        session.commit()
+        raise SignInRefused("That username and password do not match.")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    audit.record(session, username, "signin", f"user:{username}", at=now)
+    session.commit()
+    return user
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_kiosk(session: Session, name: str, bank_name: str) -> tuple[Kiosk, str]:
+    """A new kiosk and its token. The token is shown once; only its hash is kept."""
+    bank = session.scalar(select(LockerBank).where(LockerBank.name == bank_name))
+    if bank is None:
+        raise NotFound(f"There is no locker bank called {bank_name!r}.")
+    if session.scalar(select(Kiosk).where(Kiosk.name == name)):
+        raise ValidationError(f"A kiosk called {name} already exists.")
+    token = secrets.token_urlsafe(32)
+    kiosk = Kiosk(name=name, bank=bank, token_hash=hash_token(token))
+    session.add(kiosk)
+    audit.record(session, "cli", "kiosk.create", f"kiosk:{name}", f"bank {bank_name}")
+    return kiosk, token
+
+
+def reissue_kiosk_token(session: Session, kiosk: Kiosk) -> str:
+    token = secrets.token_urlsafe(32)
+    kiosk.token_hash = hash_token(token)
+    audit.record(session, "cli", "kiosk.token", f"kiosk:{kiosk.name}")
+    return token
+
+
+def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
+    if not token:
+        return None
+    return session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))

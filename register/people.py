@@ -1,0 +1,264 @@
+"""Stakeholders and their phones: add, edit, verify, retire, search."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from register import audit
+from register.errors import ImeiTaken, InvalidImei, NotFound, ValidationError
+from register.imei import parse_imei
+from register.models import Category, Device, Locker, LockerBank, Person, utc_now
+
+# Crockford's base 32 without I, L, O, U: nothing to misread on a small printed label.
+_LABEL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LABEL_PREFIX = "PH"
+
+
+class ImeiNeedsConfirmation(InvalidImei):
+    """A 14-digit entry: we computed the check digit and want a person to confirm it."""
+
+    def __init__(self, field: str, completed: str) -> None:
+        super().__init__(
+            f"We added the check digit {completed[-1]}: the full IMEI is {completed}. "
+            "Check it against *#06# on the phone, then save again."
+        )
+        self.field = field
+        self.completed = completed
+
+
+@dataclass
+class PersonDetails:
+    name: str
+    category: str
+    badge_id: str | None = None
+    email: str = ""
+    fixed_locker_id: int | None = None
+
+
+@dataclass
+class DeviceDetails:
+    imei: str
+    imei2: str = ""
+    make: str = ""
+    model: str = ""
+
+
+def normalise_badge_id(raw: str | None) -> str | None:
+    """One form for badge ids, whichever reader typed them."""
+    cleaned = "".join((raw or "").split()).upper()
+    return cleaned or None
+
+
+def normalise_code(raw: str) -> str:
+    return "".join(raw.split()).upper()
+
+
+def new_label_code() -> str:
+    return LABEL_PREFIX + "".join(secrets.choice(_LABEL_ALPHABET) for _ in range(6))
+
+
+def get_person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("No such person on the register.")
+    return person
+
+
+def get_device(session: Session, device_id: int) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound("No such phone on the register.")
+    return device
+
+
+def search_people(
+    session: Session, query: str = "", category: str = "", include_left: bool = False
+) -> list[Person]:
+    statement = select(Person).options(selectinload(Person.devices)).order_by(Person.name)
+    if query.strip():
+        term = query.strip()
+        like = f"%{term.lower()}%"
+        digits = "".join(ch for ch in term if ch.isdigit())
+        clauses = [func.lower(Person.name).like(like), Person.badge_id == term.upper()]
+        device_match = select(Device.owner_id).where(
+            or_(Device.label_code == term.upper(),
+                *([Device.imei.like(f"%{digits}%"), Device.imei2.like(f"%{digits}%")]
+                  if len(digits) >= 4 else []))
+        )
+        clauses.append(Person.id.in_(device_match))
+        statement = statement.where(or_(*clauses))
+    if category:
+        statement = statement.where(Person.category == category)
+    if not include_left:
+        statement = statement.where(Person.active)
+    return list(session.scalars(statement))
+
+
+def _validate_person(session: Session, details: PersonDetails, person_id: int | None) -> None:
+    if not details.name.strip():
+        raise ValidationError("Enter the person's full name.")
+    if details.category not in set(Category):
+        raise ValidationError("Choose a category from the list.")
+    badge = normalise_badge_id(details.badge_id)
+    if badge:
+        holder = session.scalar(select(Person).where(Person.badge_id == badge))
+        if holder and holder.id != person_id:
+            raise ValidationError(f"Badge {badge} already belongs to {holder.name}.")
+    if details.fixed_locker_id:
+        locker = session.get(Locker, details.fixed_locker_id)
+        if locker is None:
+            raise ValidationError("That locker does not exist.")
+        holder = session.scalar(select(Person).where(Person.fixed_locker_id == locker.id))
+        if holder and holder.id != person_id:
+            raise ValidationError(f"Locker {locker.number} is already {holder.name}'s locker.")
+
+
+def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
+    _validate_person(session, details, None)
+    person = Person(
+        name=details.name.strip(), category=details.category,
+        badge_id=normalise_badge_id(details.badge_id), email=details.email.strip(),
+        fixed_locker_id=details.fixed_locker_id or None,
+    )
+    session.add(person)
+    session.flush()
+    audit.record(session, actor, "person.add", f"person:{person.id}")
+    return person
+
+
+def update_person(session: Session, person: Person, details: PersonDetails, actor: str) -> None:
+    _validate_person(session, details, person.id)
+    person.name = details.name.strip()
+    person.category = details.category
+    person.badge_id = normalise_badge_id(details.badge_id)
+    person.email = details.email.strip()
+    person.fixed_locker_id = details.fixed_locker_id or None
+    audit.record(session, actor, "person.edit", f"person:{person.id}")
+
+
+def mark_left(session: Session, person: Person, actor: str, now: datetime | None = None) -> None:
+    """They no longer work with pupils: their badge stops working and their locker is freed."""
+    person.active = False
+    person.left_at = now or utc_now()
+    person.fixed_locker_id = None
+    audit.record(session, actor, "person.left", f"person:{person.id}")
+
+
+def reinstate(session: Session, person: Person, actor: str) -> None:
+    person.active = True
+    person.left_at = None
+    audit.record(session, actor, "person.reinstate", f"person:{person.id}")
+
+
+def _check_imei(session: Session, text: str, field: str, device_id: int | None) -> str:
+    parsed = parse_imei(text)
+    if parsed.completed:
+        raise ImeiNeedsConfirmation(field, parsed.imei)
+    holder = session.scalar(
+        select(Device).where(or_(Device.imei == parsed.imei, Device.imei2 == parsed.imei))
+    )
+    if holder and holder.id != device_id:
+        state = " (retired)" if holder.retired_at else ""
+        raise ImeiTaken(
+            f"IMEI {parsed.imei} is already registered to {holder.owner.name}'s "
+            f"{holder.description}{state}."
+        )
+    return parsed.imei
+
+
+def _clean_device(session: Session, details: DeviceDetails, device_id: int | None) -> DeviceDetails:
+    imei = _check_imei(session, details.imei, "imei", device_id)
+    imei2 = ""
+    if details.imei2.strip():
+        imei2 = _check_imei(session, details.imei2, "imei2", device_id)
+        if imei2 == imei:
+            raise ValidationError("The second IMEI is the same as the first.")
+    return DeviceDetails(imei=imei, imei2=imei2, make=details.make.strip()[:60],
+                         model=details.model.strip()[:60])
+
+
+def register_device(
+    session: Session, owner: Person, details: DeviceDetails, actor: str,
+    now: datetime | None = None,
+) -> Device:
+    clean = _clean_device(session, details, None)
+    device = Device(
+        owner=owner, imei=clean.imei, imei2=clean.imei2 or None, make=clean.make,
+        model=clean.model, label_code=_unused_label_code(session),
+        registered_at=now or utc_now(), registered_by=actor,
+    )
+    session.add(device)
+    session.flush()
+    audit.record(session, actor, "device.add", f"device:{device.id}", f"person:{owner.id}")
+    return device
+
+
+def update_device(session: Session, device: Device, details: DeviceDetails, actor: str) -> None:
+    clean = _clean_device(session, details, device.id)
+    if clean.imei != device.imei or (clean.imei2 or None) != device.imei2:
+        # A changed IMEI has not been checked against the phone yet.
+        device.verified_at = None
+        device.verified_by = None
+    device.imei, device.imei2 = clean.imei, clean.imei2 or None
+    device.make, device.model = clean.make, clean.model
+    audit.record(session, actor, "device.edit", f"device:{device.id}")
+
+
+def verify_device(
+    session: Session, device: Device, actor: str, now: datetime | None = None
+) -> None:
+    """The office has read *#06# on the phone and it matches the register."""
+    device.verified_at = now or utc_now()
+    device.verified_by = actor
+    audit.record(session, actor, "device.verify", f"device:{device.id}")
+
+
+def retire_device(
+    session: Session, device: Device, actor: str, reason: str = "", now: datetime | None = None
+) -> None:
+    device.retired_at = now or utc_now()
+    device.retired_reason = reason.strip()[:200] or None
+    audit.record(session, actor, "device.retire", f"device:{device.id}", reason[:200])
+
+
+def _unused_label_code(session: Session) -> str:
+    while True:
+        code = new_label_code()
+        if not session.scalar(select(Device.id).where(Device.label_code == code)):
+            return code
+
+
+# --- locker banks -------------------------------------------------------------------------
+
+def add_bank(session: Session, name: str, locker_count: int, actor: str,
+             location: str = "") -> LockerBank:
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the locker bank a name, such as “Staff room”.")
+    if not 1 <= locker_count <= 200:
+        raise ValidationError("A bank has between 1 and 200 lockers.")
+    if session.scalar(select(LockerBank).where(LockerBank.name == name)):
+        raise ValidationError(f"There is already a bank called {name}.")
+    bank = LockerBank(name=name, location=location.strip())
+    bank.lockers = [Locker(number=n) for n in range(1, locker_count + 1)]
+    session.add(bank)
+    session.flush()
+    audit.record(session, actor, "bank.add", f"bank:{bank.id}", f"{locker_count} lockers")
+    return bank
+
+
+def set_out_of_service(session: Session, locker: Locker, out: bool, actor: str) -> None:
+    locker.out_of_service = out
+    audit.record(session, actor, "locker.out_of_service" if out else "locker.in_service",
+                 f"locker:{locker.id}")
+
+
+def all_lockers(session: Session) -> list[Locker]:
+    return list(session.scalars(
+        select(Locker).join(LockerBank).order_by(LockerBank.name, Locker.number)
+    ))
