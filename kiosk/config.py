@@ -33,6 +33,10 @@ def from_environment(instance_path: str) -> dict[str, object]:
         "TIME_ZONE": env.get("TIME_ZONE", "Europe/London"),
         "KIOSK_IDLE_SECONDS": int(env.get("KIOSK_IDLE_SECONDS", "8")),
         "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # A kiosk page stays open for days: its CSRF token lives as long as its session.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
 
 

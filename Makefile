@@ -1,0 +1,48 @@
+# Two commands matter: `make run` (the demo on SQLite with simulated readers) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+# PostgreSQL for the second test pass; CI has one on 127.0.0.1:5432 with trust auth.
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres browser lint bench clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/flask --app kiosk init-db
+	$(BIN)/flask --app kiosk seed-demo --base-url http://localhost:$(PORT)
+	$(BIN)/gunicorn --workers 2 --bind 0.0.0.0:$(PORT) --access-logfile - 'kiosk:create_app()'
+
+# Debian's Chromium drives the browser tests (Playwright's own download cannot run here).
+browser:
+	@command -v chromium >/dev/null || ./scripts/install-chromium
+
+test: $(INSTALLED) browser lint test-sqlite test-postgres
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+test-sqlite: $(INSTALLED)
+	$(BIN)/pytest
+
+test-postgres: $(INSTALLED)
+	@if $(BIN)/python scripts/postgres-reachable "$(PG_TEST_URL)"; then \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI must test on it." >&2; exit 1; \
+	else \
+		echo "Skipping the PostgreSQL pass: nothing answers at $(PG_TEST_URL)."; \
+	fi
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance test-artifacts *.egg-info
