@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from kiosk.extensions import db
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the tables (safe to run again: existing data is kept)."""
     db.create_all()
@@ -27,6 +29,7 @@ def init_db() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--base-url", default="http://localhost:8000", show_default=True)
 def seed_demo(base_url: str) -> None:
     """Fill an empty database with a demo school; print kiosk links and demo sign-ins."""
@@ -48,6 +51,7 @@ def seed_demo(base_url: str) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 def create_user(username: str, role: str) -> None:
@@ -65,6 +69,7 @@ def create_user(username: str, role: str) -> None:
 
 
 @click.command("create-kiosk")
+@with_appcontext
 @click.argument("name")
 @click.option("--bank", required=True, help="Name of the locker bank this kiosk serves.")
 def create_kiosk(name: str, bank: str) -> None:

@@ -14,7 +14,7 @@ from register.errors import ScanRefused
 def scan_response(kiosk_id: int, code: str) -> tuple[dict[str, Any], int]:
     """JSON body and HTTP status for a scan: 200 when something was done or asked, 4xx if not."""
     try:
-        result = handle_scan(db.session, kiosk_id, code)
+        result = handle_scan(db.session(), kiosk_id, code)
     except ScanRefused as refused:
         return {
             "outcome": "refused", "reason": refused.reason, "message": str(refused),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from register.db import in_write_transaction
 from register.errors import InvalidImei, ScanRefused
 from register.imei import looks_like_imei, parse_imei
-from register.models import Deposit, Device, Kiosk, Locker, Person, utc_now
+from register.models import Deposit, Device, Kiosk, Locker, LockerBank, Person, utc_now
 from register.people import normalise_badge_id, normalise_code
 
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
@@ -124,6 +124,9 @@ def _toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> Sc
             "Please see the office.", status=409,
         )
     _require_active(device.owner)
+    # PostgreSQL: concurrent scans of one phone queue here instead of racing (SQLite already
+    # holds the database write lock). Lock order is always phone, then bank.
+    session.execute(select(Device.id).where(Device.id == device.id).with_for_update())
     deposit = open_deposit(session, device)
     if deposit is None:
         return _deposit(session, kiosk, device, now)
@@ -131,6 +134,8 @@ def _toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> Sc
 
 
 def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
+    # Kiosks at one bank take turns choosing a locker, so they never pick the same one.
+    session.execute(select(LockerBank.id).where(LockerBank.id == kiosk.bank_id).with_for_update())
     locker = _choose_locker(session, kiosk, device.owner)
     if locker is None:
         raise ScanRefused(

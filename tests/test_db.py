@@ -1,0 +1,74 @@
+"""Connection settings and concurrency on the real database."""
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from kiosk import create_app
+from kiosk.extensions import db
+from register import people
+from register.deposits import handle_scan
+
+
+def test_every_sqlite_connection_is_durable_and_checked(app_config, tmp_path):
+    """The embedded default, whichever database this test run is on."""
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/pi.db"})
+    with app.app_context():
+        connections = [db.engine.connect() for _ in range(2)]
+        try:
+            for connection in connections:
+                pragma = lambda name, c=connection: c.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+                assert pragma("journal_mode") == "wal"
+                assert pragma("synchronous") == 2  # FULL
+                assert pragma("foreign_keys") == 1
+                assert pragma("busy_timeout") >= 5000
+        finally:
+            for connection in connections:
+                connection.close()
+
+
+def test_foreign_keys_are_enforced(session):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        session.execute(text("INSERT INTO lockers (bank_id, number, out_of_service) "
+                             "VALUES (999, 1, false)"))
+        session.commit()
+
+
+def test_many_kiosks_scanning_at_once_never_fail_with_a_locked_database(engine, session):
+    """Eight kiosks, forty phones, each scanned in and out: every scan is answered."""
+    bank = people.add_bank(session, "Big bank", 40, "test")
+    from register.accounts import create_kiosk
+    kiosks = [create_kiosk(session, f"Kiosk {n}", "Big bank")[0] for n in range(8)]
+    codes = []
+    for n in range(40):
+        person = people.add_person(session, people.PersonDetails(f"P {n}", "staff"), "t")
+        body = f"00{n:012d}"
+        from register.imei import luhn_check_digit
+        device = people.register_device(
+            session, person, people.DeviceDetails(body + str(luhn_check_digit(body))), "t")
+        codes.append(device.label_code)
+    session.commit()
+    kiosk_ids = [k.id for k in kiosks]
+    errors: list[BaseException] = []
+    outcomes: list[str] = []
+
+    def kiosk_worker(index: int) -> None:
+        with Session(engine) as own:
+            for code in codes[index::8] * 2:  # deposit, then collect
+                try:
+                    outcomes.append(handle_scan(own, kiosk_ids[index], code).outcome)
+                except BaseException as error:  # any failure is the finding
+                    errors.append(error)
+
+    threads = [threading.Thread(target=kiosk_worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(outcomes) == ["collected"] * 40 + ["deposited"] * 40
+    assert bank.id is not None
