@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
-from register import audit, people
+from register import audit, importer, people
 from register.deposits import lockers_in_use, open_deposit
 from register.errors import RegisterError
 from register.models import Category, Locker, LockerBank, Role
@@ -214,3 +225,71 @@ def _get(getter: Any, ident: int) -> Any:
         return getter(db.session, ident)
     except RegisterError:
         abort(404)
+
+
+# --- CSV import ----------------------------------------------------------------------------
+
+def _import_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("office/import.html", error=error, categories=list(Category),
+                           max_rows=importer.MAX_ROWS), status
+
+
+def _preview_page(preview: importer.ImportPreview, csv_text: str, refused: str | None = None,
+                  ) -> tuple[str, int]:
+    return render_template("office/import_preview.html", preview=preview, csv_text=csv_text,
+                           refused=refused), 422 if refused else 200
+
+
+@bp.route("/import")
+def import_form() -> tuple[str, int]:
+    return _import_page()
+
+
+@bp.route("/import/template.csv")
+def import_template() -> Response:
+    return Response(importer.template_csv(), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="phone-register-import.csv"'})
+
+
+@bp.route("/import", methods=["POST"])
+def import_upload() -> tuple[str, int]:
+    """Show what the file would do. Writes nothing: the office confirms on the next page."""
+    try:
+        csv_text = _uploaded_csv()
+        preview = importer.preview_import(db.session, csv_text)
+    except RegisterError as error:
+        return _import_page(str(error), 422)
+    return _preview_page(preview, csv_text)
+
+
+def _uploaded_csv() -> str:
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        return importer.decode_csv(upload.read())
+    pasted = request.form.get("text", "")
+    if not pasted.strip():
+        raise importer.ImportRefused("Choose a CSV file to upload, or paste the rows into the box.")
+    return pasted
+
+
+@bp.route("/import/confirm", methods=["POST"])
+def import_confirm() -> Any:
+    csv_text = request.form.get("csv_text", "")
+    try:
+        # The plain Session, as the kiosk scan does: the write transaction asks it for state.
+        result = importer.apply_import(db.session(), csv_text, actor())
+    except importer.ImportRefused as refused:
+        if refused.preview is None:
+            return _import_page(str(refused), 422)
+        return _preview_page(refused.preview, csv_text, str(refused))
+    flash(result.message)
+    return redirect(url_for("office.people"))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    # Only the import sends this much; say what to do rather than show a bare 413.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    size = f" (the limit is {limit / 1_048_576:g} MB)" if limit else ""
+    return _import_page(f"That is too much to send in one go{size}. Split the file into "
+                        "smaller files and import them one after another.", 413)
