@@ -10,7 +10,15 @@
   const scanner = $("scan");
   const screens = ["idle", "busy", "result", "keypad"];
   const TITLES = { deposited: "Phone locked away", collected: "Phone collected",
-                   choose: "Choose a phone", refused: "Not done" };
+                   choose: "Choose a phone", refused: "Sorry, that did not work" };
+  // A refusal names what went wrong; the message below it says what to do.
+  const REFUSED = {
+    unknown: "Code not recognised", unregistered: "Phone not on the register",
+    invalid_imei: "Not a valid IMEI", no_phone: "No phone registered", left: "Badge not active",
+    retired: "Phone retired", no_free_locker: "No free locker",
+    other_bank: "Phone is at another kiosk", empty: "Nothing scanned",
+    unpaired: "Kiosk not set up", offline: "No connection",
+  };
   const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!" };
   let idleTimer = null, countdownTimer = null, typed = "";
 
@@ -48,7 +56,9 @@
     const panel = $("result");
     panel.className = `screen result ${outcome}`;
     $("result-icon").textContent = ICONS[outcome];
-    $("result-title").textContent = TITLES[outcome];
+    $("result-title").textContent =
+      outcome === "refused" ? REFUSED[data.reason] || TITLES.refused : TITLES[outcome];
+    $("done-label").textContent = outcome === "choose" ? "Cancel" : "Done";
     $("result-locker").textContent =
       data.locker != null && outcome !== "refused" ? `Locker ${data.locker}` : "";
     $("result-message").textContent = data.message || "";
@@ -56,17 +66,26 @@
       ? `${outcome === "deposited" ? "Locked away" : "Collected"} at ${data.time}` : "";
     const choices = $("choices");
     choices.replaceChildren();
-    (data.choices || []).forEach((choice) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = choice.locker != null
-        ? `${choice.description} (in locker ${choice.locker})` : choice.description;
-      button.addEventListener("click", () => send(choice.code));
-      choices.append(button);
-    });
+    (data.choices || []).forEach((choice) => choices.append(choiceButton(choice)));
     show("result");
     idleAfter(outcome === "choose" ? idleSeconds * 2 : idleSeconds);
     keepFocus();
+  }
+
+  // One phone to choose: its name, and where it is now (so a tap there collects it).
+  function choiceButton(choice) {
+    const button = document.createElement("button");
+    button.type = "button";
+    const name = document.createElement("span");
+    name.className = "choice-name";
+    name.textContent = choice.description;
+    const where = document.createElement("span");
+    where.className = "choice-where";
+    where.textContent =
+      choice.locker != null ? `Now in locker ${choice.locker}` : "Not in a locker";
+    button.append(name, where);
+    button.addEventListener("click", () => send(choice.code));
+    return button;
   }
 
   async function send(code) {
@@ -83,7 +102,7 @@
       if (!isJson) throw new Error(`HTTP ${response.status}`);
       showResult(await response.json());
     } catch (error) {
-      showResult({ outcome: "refused",
+      showResult({ outcome: "refused", reason: "offline",
                    message: "The kiosk could not reach the school server. Please scan again." });
       if (String(error).includes("HTTP 400")) setTimeout(() => location.reload(), 3000);
     }
@@ -108,7 +127,7 @@
     button.type = "button";
     button.textContent = key;
     button.addEventListener("click", () => { typed += key; $("typed").textContent = typed; });
-    $("keys").append(button);
+    $("keys").insertBefore(button, $("key-cancel"));
   });
   $("open-keypad").addEventListener("click", () => { show("keypad"); idleAfter(60); });
   $("key-cancel").addEventListener("click", goIdle);

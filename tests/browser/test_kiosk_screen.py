@@ -49,7 +49,9 @@ def test_badge_with_two_phones_asks_which(kiosk, web_school, camera):
     kiosk.expect_result("Choose a phone")
     expect(kiosk.page.locator("#result-message")).to_have_text("Bob, which phone?")
     choices = kiosk.page.locator("#choices button")
-    expect(choices).to_have_text(["Test B1", "Test B2"])
+    expect(choices.locator(".choice-name")).to_have_text(["Test B1", "Test B2"])
+    expect(choices.locator(".choice-where")).to_have_text(["Not in a locker"] * 2)
+    expect(kiosk.page.locator("#done")).to_contain_text("Cancel")  # nothing was done yet
     camera.kiosk(kiosk.page, "choose")
     assert_touch_targets(kiosk.page, "#choices button, #done")
 
@@ -60,7 +62,7 @@ def test_badge_with_two_phones_asks_which(kiosk, web_school, camera):
 
 def test_unknown_code_is_refused_kindly_then_the_screen_goes_idle(kiosk, camera):
     kiosk.scan("0000000001")
-    kiosk.expect_result("Not done")
+    kiosk.expect_result("Code not recognised")
     expect(kiosk.page.locator("#result-message")).to_have_text(
         "We don't recognise that code. Please try again or see the office.")
     expect(kiosk.page.locator("#result-icon")).to_have_text("!")
