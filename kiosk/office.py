@@ -129,6 +129,7 @@ def _device_form(person: Any, device: Any, values: Any, error: RegisterError | N
         values[error.field] = error.completed  # shown filled in, for the person to confirm
     return render_template("office/device_form.html", person=person, device=device,
                            values=values, error=str(error) if error else None,
+                           confirming=isinstance(error, ImeiNeedsConfirmation),
                            error_field=getattr(error, "field", None)), 422 if error else 200
 
 

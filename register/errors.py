@@ -4,6 +4,8 @@
 class RegisterError(Exception):
     """Base of every domain error. ``str(error)`` is shown to users as it is."""
 
+    field: str | None = None  # the form field at fault, when there is one
+
 
 class InvalidImei(RegisterError):
     pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,9 +100,20 @@ def search_people(
     return list(session.scalars(statement))
 
 
-def _validate_person(session: Session, details: PersonDetails, person_id: int | None) -> None:
+MAX_LENGTH = {"name": 120, "badge_id": 64, "email": 200}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def validate_person(session: Session, details: PersonDetails, person_id: int | None) -> None:
+    """The rules for a person's details, wherever they come from (form or import)."""
     if not details.name.strip():
         raise ValidationError("Enter the person's full name.")
+    for column, limit in MAX_LENGTH.items():
+        if len((getattr(details, column) or "").strip()) > limit:
+            raise ValidationError(
+                f"The {column.replace('_', ' ')} is longer than {limit} characters.")
+    if details.email.strip() and not _EMAIL.fullmatch(details.email.strip()):
+        raise ValidationError(f"“{details.email.strip()}” does not look like an email address.")
     if details.category not in set(Category):
         raise ValidationError("Choose a category from the list.")
     badge = normalise_badge_id(details.badge_id)
@@ -119,7 +131,7 @@ def _validate_person(session: Session, details: PersonDetails, person_id: int | 
 
 
 def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
-    _validate_person(session, details, None)
+    validate_person(session, details, None)
     person = Person(
         name=details.name.strip(), category=details.category,
         badge_id=normalise_badge_id(details.badge_id), email=details.email.strip(),
@@ -132,7 +144,7 @@ def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
 
 
 def update_person(session: Session, person: Person, details: PersonDetails, actor: str) -> None:
-    _validate_person(session, details, person.id)
+    validate_person(session, details, person.id)
     person.name = details.name.strip()
     person.category = details.category
     person.badge_id = normalise_badge_id(details.badge_id)
@@ -155,8 +167,13 @@ def reinstate(session: Session, person: Person, actor: str) -> None:
     audit.record(session, actor, "person.reinstate", f"person:{person.id}")
 
 
-def _check_imei(session: Session, text: str, field: str, device_id: int | None) -> str:
-    parsed = parse_imei(text)
+def check_imei(session: Session, text: str, field: str, device_id: int | None) -> str:
+    """A typed IMEI, cleaned and checked, and not registered to any other phone."""
+    try:
+        parsed = parse_imei(text)
+    except InvalidImei as error:
+        error.field = field
+        raise
     if parsed.completed:
         raise ImeiNeedsConfirmation(field, parsed.imei)
     holder = session.scalar(
@@ -164,20 +181,24 @@ def _check_imei(session: Session, text: str, field: str, device_id: int | None) 
     )
     if holder and holder.id != device_id:
         state = " (retired)" if holder.retired_at else ""
-        raise ImeiTaken(
+        taken = ImeiTaken(
             f"IMEI {parsed.imei} is already registered to {holder.owner.name}'s "
             f"{holder.description}{state}."
         )
+        taken.field = field
+        raise taken
     return parsed.imei
 
 
 def _clean_device(session: Session, details: DeviceDetails, device_id: int | None) -> DeviceDetails:
-    imei = _check_imei(session, details.imei, "imei", device_id)
+    imei = check_imei(session, details.imei, "imei", device_id)
     imei2 = ""
     if details.imei2.strip():
-        imei2 = _check_imei(session, details.imei2, "imei2", device_id)
+        imei2 = check_imei(session, details.imei2, "imei2", device_id)
         if imei2 == imei:
-            raise ValidationError("The second IMEI is the same as the first.")
+            same = ValidationError("The second IMEI is the same as the first.")
+            same.field = "imei2"
+            raise same
     return DeviceDetails(imei=imei, imei2=imei2, make=details.make.strip()[:60],
                          model=details.model.strip()[:60])
 

@@ -200,3 +200,26 @@ def test_audit_never_holds_an_imei(office, app, web_school):
         for event in db.session.scalars(db.select(AuditEvent)):
             for imei in ("356868000041418", "490154203237518"):
                 assert imei not in f"{event.subject} {event.detail}"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("name", "N" * 121, "The name is longer than 120 characters."),
+    ("badge_id", "9" * 65, "The badge id is longer than 64 characters."),
+    ("email", "not-an-email", "“not-an-email” does not look like an email address."),
+])
+def test_person_form_checks_lengths_and_email(office, app, field, value, message):
+    data = {"name": "Fay Ford", "category": "staff", field: value}
+    response = office.post("/office/people/new", data=data)
+    assert response.status_code == 422
+    assert message in response.data.decode()
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Person)) == 3
+
+
+def test_the_field_at_fault_is_marked(office, web_school):
+    url = f"/office/people/{web_school.alice.id}/devices/new"
+    page = office.post(url, data={"imei": "356868000041418", "imei2": "12345"}).data.decode()
+    assert "An IMEI has 15 digits; this has 5." in page
+    first, second = page.split('name="imei2"')
+    assert 'aria-invalid="true"' not in first.split('name="imei"')[1]
+    assert 'aria-invalid="true"' in second.split("</label>")[0]
