@@ -103,10 +103,9 @@ def kiosk_samples(session: Session) -> list[tuple[str, str]]:
     two_phones = next((p for p in staff if len(p.current_devices) > 1), None)
     if one_phone:
         samples.append((f"{one_phone.first_name}'s badge", one_phone.badge_id or ""))
-        samples.append((f"{one_phone.first_name}'s phone label",
+        samples.append((f"{one_phone.first_name}'s phone",
                         one_phone.current_devices[0].label_code))
     if two_phones:
-        samples.append((f"{two_phones.first_name}'s badge (2 phones)", two_phones.badge_id or ""))
-    samples.append(("A mistyped IMEI", "490154203237517"))
-    samples.append(("An unknown badge", "0000000001"))
+        samples.append((f"{two_phones.first_name} (2 phones)", two_phones.badge_id or ""))
+    samples.append(("Mistyped IMEI", "490154203237517"))
     return samples

@@ -43,25 +43,36 @@ def handle_scan(
 ) -> ScanResult:
     """Act on whatever was scanned at ``kiosk``: a phone label, a badge, or an IMEI."""
     now = now or utc_now()
-    return in_write_transaction(session, lambda s: _handle(s, s.get(Kiosk, kiosk_id), code, now))
+    # Refusals and "which phone?" only read: answer them without queueing for the write lock.
+    try:
+        found = _identify(session, code, now)
+    finally:
+        session.rollback()
+    if isinstance(found, ScanResult):
+        return found
+    return in_write_transaction(
+        session, lambda s: _toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now)
+    )
 
 
-def _handle(session: Session, kiosk: Kiosk, code: str, now: datetime) -> ScanResult:
+def _identify(session: Session, code: str, now: datetime) -> int | ScanResult:
+    """The id of the phone a scan acts on, or the question to ask; refusals raise."""
     code = normalise_code(code)
     if not code:
         raise ScanRefused("empty", "Nothing was scanned. Please try again.", status=400)
     device = session.scalar(select(Device).where(Device.label_code == code))
-    if device is not None:
-        return _toggle(session, kiosk, device, now)
-    person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code)))
-    if person is not None:
-        return _for_person(session, kiosk, person, now)
-    if looks_like_imei(code):
-        return _toggle(session, kiosk, _device_by_imei(session, code), now)
-    raise ScanRefused(
-        "unknown", "We don't recognise that code. Please try again or see the office.",
-        status=404,
-    )
+    if device is None:
+        person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code)))
+        if person is not None:
+            return _for_person(session, person, now)
+        if not looks_like_imei(code):
+            raise ScanRefused(
+                "unknown", "We don't recognise that code. Please try again or see the office.",
+                status=404,
+            )
+        device = _device_by_imei(session, code)
+    _require_current(device)
+    return device.id
 
 
 def _device_by_imei(session: Session, code: str) -> Device:
@@ -84,7 +95,7 @@ def _device_by_imei(session: Session, code: str) -> Device:
     return device
 
 
-def _for_person(session: Session, kiosk: Kiosk, person: Person, now: datetime) -> ScanResult:
+def _for_person(session: Session, person: Person, now: datetime) -> int | ScanResult:
     _require_active(person)
     devices = person.current_devices
     if not devices:
@@ -93,7 +104,7 @@ def _for_person(session: Session, kiosk: Kiosk, person: Person, now: datetime) -
             "Please see the office.", status=404,
         )
     if len(devices) == 1:
-        return _toggle(session, kiosk, devices[0], now)
+        return devices[0].id
     choices = []
     for device in devices:
         deposit = open_deposit(session, device)
@@ -117,13 +128,17 @@ def open_deposit(session: Session, device: Device) -> Deposit | None:
     )
 
 
-def _toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
+def _require_current(device: Device) -> None:
     if device.retired_at is not None:
         raise ScanRefused(
             "retired", f"This {device.description} was retired from the register. "
             "Please see the office.", status=409,
         )
     _require_active(device.owner)
+
+
+def _toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
+    _require_current(device)  # again: the office may have retired it a moment ago
     # PostgreSQL: concurrent scans of one phone queue here instead of racing (SQLite already
     # holds the database write lock). Lock order is always phone, then bank.
     session.execute(select(Device.id).where(Device.id == device.id).with_for_update())
