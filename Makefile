@@ -15,10 +15,13 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The web app (gunicorn) and the Staff room kiosk's agent on simulated readers and locks;
+# Ctrl-C stops both. seed-demo re-issues the kiosk token each time and hands it to the agent.
+AGENT_TOKEN := instance/staff-room-kiosk.token
 run: $(INSTALLED)
 	$(BIN)/flask --app kiosk init-db
-	$(BIN)/flask --app kiosk seed-demo --base-url http://localhost:$(PORT)
-	$(BIN)/gunicorn --workers 2 --bind 0.0.0.0:$(PORT) --access-logfile - 'kiosk:create_app()'
+	$(BIN)/flask --app kiosk seed-demo --base-url http://localhost:$(PORT) --token-file $(AGENT_TOKEN)
+	$(BIN)/python scripts/run-demo --port $(PORT) --token-file $(AGENT_TOKEN)
 
 # Debian's Chromium drives the browser tests (Playwright's own download cannot run here).
 browser:

@@ -31,10 +31,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from kiosk import api, auth, cli, kiosk_views, office, slt
+    from kiosk import api, auth, cli, kiosk_views, office, simulator, slt
 
     for module in (auth, kiosk_views, office, slt, api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(simulator.bp)  # demo only: answers 404 in production
     cli.init_app(app)
     _template_helpers(app)
     _error_pages(app)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -14,9 +19,12 @@ from register import accounts
 from register.errors import RegisterError
 from register.models import Kiosk, Role
 
+# The demo kiosk whose agent ``make run`` starts, with simulated readers and locks.
+AGENT_KIOSK = "Staff room kiosk"
+
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, seed_demo, create_user, create_kiosk):
+    for command in (init_db, seed_demo, create_user, create_kiosk, reader, simulate):
         app.cli.add_command(command)
 
 
@@ -31,7 +39,9 @@ def init_db() -> None:
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--base-url", default="http://localhost:8000", show_default=True)
-def seed_demo(base_url: str) -> None:
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the Staff room kiosk's new token here, for its agent.")
+def seed_demo(base_url: str, token_file: Path | None) -> None:
     """Fill an empty database with a demo school; print kiosk links and demo sign-ins."""
     from kiosk import demo
 
@@ -41,6 +51,8 @@ def seed_demo(base_url: str) -> None:
     click.echo("Demo school created." if seeded else "Demo data already present; kept as is.")
     tokens = demo.fresh_kiosk_tokens(db.session)
     db.session.commit()
+    if token_file is not None:
+        write_secret(token_file, tokens[AGENT_KIOSK])
     click.echo(f"\n  {current_app.config['SCHOOL_NAME']}")
     for name, token in tokens.items():
         click.echo(f"  Kiosk ({name}):  {base_url}/kiosk/pair?token={token}")
@@ -83,3 +95,152 @@ def create_kiosk(name: str, bank: str) -> None:
     click.echo(f"Kiosk {kiosk.name} (#{existing}) serves {bank}.")
     click.echo(f"Token (shown once; keep it safe): {token}")
     click.echo(f"Pair its browser by opening: /kiosk/pair?token={token}")
+
+
+def write_secret(path: Path, secret: str) -> None:
+    """Write a token readable by its owner only (replacing any older one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+
+
+@click.command("reader")
+@with_appcontext
+@click.option("--scanner", envvar="KIOSK_SCANNER", metavar="URL",
+              help="Barcode scanner: device path, pyserial URL or sim://NAME.  [env KIOSK_SCANNER]")
+@click.option("--rfid", envvar="KIOSK_RFID", metavar="URL",
+              help="Badge reader: device path, pyserial URL or sim://NAME.  [env KIOSK_RFID]")
+@click.option("--locks", envvar="KIOSK_LOCKS", default="none", show_default=True, metavar="SPEC",
+              help="Lock bank: none, sim, kerong:URL or gpio:PINS.  [env KIOSK_LOCKS]")
+@click.option("--lockers", envvar="KIOSK_LOCKERS", type=click.IntRange(1), default=16,
+              show_default=True, help="How many lockers the lock bank has.  [env KIOSK_LOCKERS]")
+@click.option("--server", envvar="KIOSK_SERVER", default="http://127.0.0.1:8000",
+              show_default=True, help="The web app.  [env KIOSK_SERVER]")
+@click.option("--token", envvar="KIOSK_TOKEN", help="The kiosk's token.  [env KIOSK_TOKEN]")
+@click.option("--token-file", envvar="KIOSK_TOKEN_FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the kiosk's token.  [env KIOSK_TOKEN_FILE]")
+@click.option("--queue", envvar="KIOSK_QUEUE", type=click.Path(dir_okay=False, path_type=Path),
+              help="Durable queue of unsent scans.  [default: instance/agent-queue.sqlite3; "
+                   "env KIOSK_QUEUE]")
+@click.option("--scanner-option", "scanner_options", multiple=True, metavar="KEY=VALUE",
+              help="Scanner driver setting, e.g. baudrate=115200 or terminators=\\r.")
+@click.option("--rfid-option", "rfid_options", multiple=True, metavar="KEY=VALUE",
+              help="Badge reader driver setting, e.g. baudrate=9600.")
+@click.option("--lock-option", "lock_options", multiple=True, metavar="KEY=VALUE",
+              help="Lock bank setting, e.g. closed_bit_set=false, unlock_answered=true, "
+                   "auto_close_after=8 (sim).")
+@click.option("--heartbeat", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+              help="Seconds between heartbeats.")
+def reader(scanner: str | None, rfid: str | None, locks: str, lockers: int, server: str,
+           token: str | None, token_file: Path | None, queue: Path | None,
+           scanner_options: tuple[str, ...], rfid_options: tuple[str, ...],
+           lock_options: tuple[str, ...], heartbeat: float) -> None:
+    """Run the kiosk agent: read the scanner and badge reader, drive the locks.
+
+    One agent per kiosk, beside (not inside) the web app: it owns the serial ports and sends
+    every scan to SERVER with the kiosk's token, keeping it on disk until it is answered.
+    """
+    from hardware.service import AgentSettings, KioskAgent
+
+    if token_file is not None and not token:
+        token = token_file.read_text().strip()
+    if not token:
+        raise click.UsageError("Give the kiosk's token: --token, --token-file, or KIOSK_TOKEN.")
+    readers = {kind: url for kind, url in (("scanner", scanner), ("rfid", rfid)) if url}
+    if not readers and locks == "none":
+        raise click.UsageError("Nothing to do: give --scanner, --rfid and/or --locks.")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S")
+    settings = AgentSettings(
+        token=token, server=server, readers=readers, locks=locks, lockers=lockers,
+        queue=queue or Path(current_app.instance_path) / "agent-queue.sqlite3",
+        heartbeat_seconds=heartbeat, lock_options=driver_options(lock_options),
+        reader_options={"scanner": driver_options(scanner_options),
+                        "rfid": driver_options(rfid_options)})
+    try:
+        agent = KioskAgent(settings)
+    except ValueError as error:  # a lock spec or option that can never work
+        raise click.UsageError(str(error)) from None
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: agent.stopping.set())
+    agent.start()
+    try:
+        agent.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        agent.stop()
+
+
+def driver_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("baudrate=115200", "closed_bit_set=false")`` → ``{"baudrate": 115200, ...}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, text = pair.partition("=")
+        if not equals or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE.")
+        options[key] = _option_value(text)
+    return options
+
+
+def _option_value(text: str) -> Any:
+    if text.lower() in ("true", "yes", "on", "false", "no", "off"):
+        return text.lower() in ("true", "yes", "on")
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    # Backslash escapes, so a terminator can be given as \r or \t on the command line.
+    return text.encode().decode("unicode_escape") if "\\" in text else text
+
+
+@click.group("simulate")
+def simulate() -> None:
+    """Play a person at the running agent's simulated readers (sim://rfid, sim://scanner)."""
+
+
+@simulate.command("badge")
+@click.argument("badge_id")
+@click.option("--reader", default="rfid", show_default=True, help="Name of the sim:// reader.")
+def simulate_badge(badge_id: str, reader: str) -> None:
+    """Tap the badge BADGE_ID (ten digits) on the simulated RDM6300 badge reader."""
+    from hardware.simulated import badge_frame_for
+
+    try:
+        frame = badge_frame_for(badge_id)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="BADGE_ID") from None
+    _send_simulated(reader, frame, f"Tapped badge {badge_id}")
+
+
+@simulate.command("scan")
+@click.argument("code")
+@click.option("--reader", default="scanner", show_default=True, help="Name of the sim:// reader.")
+def simulate_scan(code: str, reader: str) -> None:
+    """Scan CODE (a phone label, an IMEI) on the simulated barcode scanner."""
+    _send_simulated(reader, code.encode() + b"\r", f"Scanned {code}")
+
+
+@simulate.command("codes")
+@with_appcontext
+def simulate_codes() -> None:
+    """List the demo school's badges and phone labels to try."""
+    from kiosk.simulator import demo_taps
+
+    for tap in demo_taps(db.session):
+        verb = "badge" if tap.reader == "rfid" else "scan"
+        click.echo(f"  {tap.label:<30} flask --app kiosk simulate {verb} {tap.code}")
+
+
+def _send_simulated(reader: str, data: bytes, done: str) -> None:
+    from hardware.errors import HardwareError
+    from hardware.simulated import send
+
+    try:
+        send(reader, data)
+    except (HardwareError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{done} on sim://{reader}.")
