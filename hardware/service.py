@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,7 @@ log = logging.getLogger("kiosk.agent")
 # Answers that say "not now" rather than "never": the scan stays queued and is sent again.
 # 401 too: a wrong token is a set-up mistake to fix, not a reason to drop people's scans.
 RETRY_STATUSES = {401, 408, 425, 429}
+CLOCK_TOLERANCE_SECONDS = 30
 
 
 # --- settings and small helpers --------------------------------------------------------------
@@ -120,6 +122,14 @@ def _json(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def shown(code: str) -> str:
+    """A code as the log shows it: labels and badges in full (a technician matches them with
+    the screen), an IMEI only by its last four digits (it identifies a phone for good)."""
+    if code.isdigit() and 14 <= len(code) <= 16:
+        return f"IMEI …{code[-4:]}"
+    return code
 
 
 def describe_answer(body: Mapping[str, Any]) -> str:
@@ -267,14 +277,15 @@ class Sender:
         if status >= 500 or status in RETRY_STATUSES:
             delay = self._backoff.next()
             log.warning("sending %s: server answered %d (%s); kept in the queue; retrying in %s",
-                        entry.code, status, body.get("message", ""), seconds(delay))
+                        shown(entry.code), status, body.get("message", ""), seconds(delay))
             return delay
         self._backoff.reset()
         self._outbox.ack(entry.id)
         if status >= 400:
-            log.warning("sent %s → %s (final: not retried)", entry.code, describe_answer(body))
+            log.warning("sent %s → %s (final: not retried)", shown(entry.code),
+                        describe_answer(body))
         else:
-            log.info("sent %s → %s", entry.code, describe_answer(body))
+            log.info("sent %s → %s", shown(entry.code), describe_answer(body))
         self._on_answer(entry, body)
         return 0
 
@@ -309,6 +320,7 @@ class Heartbeat:
         self._done: dict[int, dict[str, Any]] = {}  # command id -> result not yet acknowledged
         self._acknowledged: set[int] = set()
         self._trouble = ""  # the last problem logged, so a dead server is not logged every beat
+        self._clock_wrong = False
         self.thread = threading.Thread(target=self.run, name="heartbeat", daemon=True)
 
     def run(self) -> None:
@@ -330,12 +342,31 @@ class Heartbeat:
             self._problem(f"heartbeat: server answered {status} ({body.get('message', '')})")
             return
         self._problem("")
+        self._check_clock(body.get("server_time"))
         commands = body.get("commands") or []
         for command in commands:
             self.execute(command)
         self._acknowledge()
         if commands:
             self._read_doors()  # a locker just opened: say so now, not in a second
+
+    def _check_clock(self, server_time: object) -> None:
+        """Scans carry this machine's time, so say when it disagrees with the server's (a Pi
+        has no battery clock: before NTP answers, its time can be days out)."""
+        try:
+            server = datetime.fromisoformat(str(server_time))
+        except ValueError:
+            return
+        if server.tzinfo is None:
+            return
+        skew = (datetime.now(UTC) - server).total_seconds()
+        wrong = abs(skew) > CLOCK_TOLERANCE_SECONDS
+        if wrong and not self._clock_wrong:
+            log.warning("this machine's clock is %+.0f s from the server's: scans are stamped "
+                        "with the wrong time (check NTP: timedatectl)", skew)
+        elif self._clock_wrong and not wrong:
+            log.info("this machine's clock agrees with the server's again")
+        self._clock_wrong = wrong
 
     def execute(self, command: Mapping[str, Any]) -> None:
         number = int(command["id"])
@@ -466,7 +497,7 @@ class KioskAgent:
 
     def _scanned(self, kind: str, code: str) -> None:
         entry = self.outbox.put(code, kind)
-        log.info("%s: read %s (queued #%d)", self.readers[kind].label, code, entry.id)
+        log.info("%s: read %s (queued #%d)", self.readers[kind].label, shown(code), entry.id)
         self._sender_wake.set()
 
     def start(self) -> KioskAgent:
