@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -199,6 +200,9 @@ class ReaderLoop:
                 self._read_until_stopped_or_gone(reader)
             except (HardwareError, OSError) as error:
                 self._lost("disconnected", error)
+            except Exception as error:  # a driver bug must not silence this reader for good
+                log.exception("%s: unexpected error", self.label)
+                self._lost("failed", error)
             finally:
                 reader.close()
         if self.state.connected:
@@ -250,13 +254,16 @@ class Sender:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            waiting = self._outbox.peek()
-            if not waiting:
+            try:
+                waiting = self._outbox.peek()
+                delay = self.send(waiting[0]) if waiting else None
+            except Exception:  # e.g. the queue's disk failing: keep trying, loudly
+                log.exception("sender: unexpected error")
+                delay = self._backoff.next()
+            if delay is None:
                 self._wake.wait(1.0)
                 self._wake.clear()  # peek again whether woken or not: no put is missed
-                continue
-            delay = self.send(waiting[0])
-            if delay:
+            elif delay:
                 self._stop.wait(delay)
 
     def send(self, entry: Entry) -> float:
@@ -325,7 +332,10 @@ class Heartbeat:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # a bug in one beat must not stop the next
+                log.exception("heartbeat: unexpected error")
             self._wake.wait(self._interval)
             self._wake.clear()
 
@@ -496,7 +506,12 @@ class KioskAgent:
         return self.heartbeat.bank
 
     def _scanned(self, kind: str, code: str) -> None:
-        entry = self.outbox.put(code, kind)
+        try:
+            entry = self.outbox.put(code, kind)
+        except sqlite3.Error as error:
+            log.error("%s: read %s but could not queue it (%s); ask the person to scan again",
+                      self.readers[kind].label, shown(code), error)
+            return
         log.info("%s: read %s (queued #%d)", self.readers[kind].label, shown(code), entry.id)
         self._sender_wake.set()
 

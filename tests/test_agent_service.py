@@ -86,21 +86,35 @@ class WebServer:
             self._server = None
 
 
-class Unavailable:
-    """In front of the app: answers 503, as a web app with its database down does, while
-    ``failing`` is set, and counts the requests it turned away."""
+class Gateway:
+    """In front of the app, as a proxy or a flaky network would be. While ``failing`` is set it
+    answers 503 itself (a web app whose database is down); while ``lose_answers`` is above
+    zero it lets a scan through to the app, then loses the app's answer and says 502."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.failing = False
+        self.lose_answers = 0
         self.refused = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not self.failing:
-            return self.app(environ, start_response)
-        self.refused += 1
-        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
-        return [json.dumps({"status": "database unreachable"}).encode()]
+        if self.lose_answers and environ["PATH_INFO"] == "/api/v1/scan":
+            self.lose_answers -= 1
+            answer = self.app(environ, lambda *args: None)
+            try:
+                b"".join(answer)  # the scan is done and answered...
+            finally:
+                answer.close()
+            return self._fail("502 Bad Gateway", start_response)  # ...and the answer is lost
+        if self.failing:
+            self.refused += 1
+            return self._fail("503 Service Unavailable", start_response)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _fail(status: str, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps({"message": status}).encode()]
 
 
 @contextmanager
@@ -263,7 +277,7 @@ def test_scans_wait_on_disk_while_the_web_app_is_down_then_arrive_once_in_order(
 
 
 def test_a_refusal_is_final_and_a_server_error_is_retried(app, web_school, ptys, tmp_path):
-    gate = Unavailable(app)
+    gate = Gateway(app)
     server = WebServer(gate).start()
     scanner = ptys("scanner")
     settings = AgentSettings(token=web_school.staff_kiosk_token, server=server.url,
@@ -343,3 +357,23 @@ def test_a_lock_board_that_does_not_answer_is_reported_as_a_failed_open(
     assert [e.data["locker"] for e in failures] == [1]
     with app.app_context(), Session(db.engine) as session:
         assert session.scalar(select(func.count()).select_from(Deposit)) == 1
+
+
+def test_an_answer_lost_on_the_way_back_is_asked_for_again_and_acts_once(
+        app, web_school, ptys, tmp_path):
+    gate = Gateway(app)
+    gate.lose_answers = 2
+    scanner = ptys("scanner")
+    settings = AgentSettings(token=web_school.staff_kiosk_token, server="",
+                             readers={"scanner": scanner.path}, queue=tmp_path / "q.sqlite3",
+                             **FAST)
+    with serving(gate) as server:
+        settings.server = server.url
+        with KioskAgent(settings) as agent:
+            eventually(lambda: agent.readers["scanner"].state.connected)
+            scanner.send(label(web_school.alice_phone))
+            eventually(lambda: len(agent.outbox) == 0 and gate.lose_answers == 0)
+
+    # Three requests with one key: the first deposited, the other two got its stored answer.
+    assert deposits(app) == [(web_school.alice_phone.id, 1)]
+    assert [r.status for r in rows(app, ScanReceipt)] == [200]
