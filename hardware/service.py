@@ -40,6 +40,7 @@ log = logging.getLogger("kiosk.agent")
 # 401 too: a wrong token is a set-up mistake to fix, not a reason to drop people's scans.
 RETRY_STATUSES = {401, 408, 425, 429}
 CLOCK_TOLERANCE_SECONDS = 30
+STEADY_SECONDS = 5  # a reader up this long was working: after it goes, retry from the start
 
 
 # --- settings and small helpers --------------------------------------------------------------
@@ -178,6 +179,7 @@ class ReaderLoop:
         self._read_timeout = read_timeout
         self._options = dict(options or {})
         self._opener = opener
+        self._connected_at = 0.0
         self.thread = threading.Thread(target=self.run, name=f"reader-{kind}", daemon=True)
 
     @property
@@ -215,14 +217,16 @@ class ReaderLoop:
                 self._on_code(self.kind, code)
 
     def _connected(self) -> None:
-        self._backoff.reset()
+        self._connected_at = time.monotonic()
         self.state = ReaderState(True, "")
         log.info("%s: connected", self.label)
         self._on_change()
 
     def _lost(self, what: str, error: Exception) -> None:
-        delay = self._backoff.next()
         was_connected = self.state.connected
+        if was_connected and time.monotonic() - self._connected_at > STEADY_SECONDS:
+            self._backoff.reset()  # it had been working: try again soon; a flapping one waits
+        delay = self._backoff.next()
         reason = str(error).rstrip(".") or type(error).__name__
         self.state = ReaderState(False, f"{reason}.")
         log.warning("%s: %s (%s); retrying in %s", self.label, what, reason, seconds(delay))
