@@ -190,7 +190,7 @@ class ReaderLoop:
         while not self._stop.is_set():
             try:
                 reader = self._opener(self.kind, self.url, **self._options)
-            except ValueError as error:  # a configuration mistake: retrying cannot help
+            except (ValueError, TypeError) as error:  # a bad URL or option: retrying is no use
                 self.state = ReaderState(False, str(error))
                 log.error("%s: %s", self.label, error)
                 return

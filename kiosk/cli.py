@@ -162,8 +162,8 @@ def reader(scanner: str | None, rfid: str | None, locks: str, lockers: int, serv
                         "rfid": driver_options(rfid_options)})
     try:
         agent = KioskAgent(settings)
-    except ValueError as error:  # a lock spec or option that can never work
-        raise click.UsageError(str(error)) from None
+    except (ValueError, TypeError) as error:  # a lock spec or option that can never work
+        raise click.UsageError(f"--locks {locks}: {error}") from None
     signal.signal(signal.SIGTERM, lambda _signum, _frame: agent.stopping.set())
     agent.start()
     try:

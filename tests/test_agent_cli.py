@@ -112,6 +112,10 @@ def test_the_reader_command_needs_a_token_and_something_to_do(runner, tmp_path):
     result = runner.invoke(args=["reader", "--token", "x", "--locks", "magnets",
                                  "--queue", str(tmp_path / "q.sqlite3")])
     assert result.exit_code == 2 and "is not a lock bank" in result.output
+    result = runner.invoke(args=["reader", "--token", "x", "--locks", "sim",
+                                 "--lock-option", "colour=red",
+                                 "--queue", str(tmp_path / "q.sqlite3")])
+    assert result.exit_code == 2 and "colour" in result.output
 
 
 def test_seed_demo_hands_the_staff_room_kiosk_token_to_the_agent(app, runner, tmp_path):
