@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from kiosk import demo
 from kiosk.extensions import db
 from kiosk.scanning import scan_response
+from register import kiosk_events, kiosk_link
 from register.accounts import kiosk_for_token
 from register.models import Kiosk
 
@@ -45,7 +46,8 @@ def screen() -> Any:
         return render_template("kiosk/unpaired.html", bad_token=False), 403
     demo_codes = [] if current_app.config["PRODUCTION"] else demo.kiosk_samples(db.session)
     return render_template("kiosk/screen.html", kiosk=kiosk, demo_codes=demo_codes,
-                           idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"])
+                           idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
+                           events_after=kiosk_events.latest_id(db.session, kiosk.id))
 
 
 @bp.route("/scan", methods=["POST"])
@@ -54,6 +56,23 @@ def scan() -> Any:
     if kiosk is None:
         return jsonify(outcome="refused", reason="unpaired",
                        message="This kiosk is not paired. Please see the office."), 401
-    payload = request.get_json(silent=True) or {}
-    body, status = scan_response(kiosk.id, str(payload.get("code", "")))
-    return jsonify(body), status
+    return scan_response(kiosk.id, request.get_json(silent=True))
+
+
+@bp.route("/events")
+def events() -> Any:
+    """What happened at this kiosk's readers and locks since event ``after``, and the state of
+    its readers and doors. The page polls this about once a second."""
+    kiosk = paired_kiosk()
+    if kiosk is None:
+        return jsonify(outcome="refused", reason="unpaired",
+                       message="This kiosk is not paired. Please see the office."), 401
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        return jsonify(outcome="refused", reason="bad_request",
+                       message="after must be the id of the last event seen."), 400
+    found, cursor = kiosk_events.after(db.session, kiosk.id, int(after))
+    status = kiosk_link.kiosk_status(db.session, kiosk.id)
+    db.session.rollback()  # read only: end the snapshot now
+    return jsonify(events=[event.as_dict() for event in found], after=cursor,
+                   status=status.as_dict())

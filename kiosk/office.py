@@ -20,7 +20,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
-from register import audit, importer, people
+from register import audit, importer, locks, people
+from register.db import write_transaction
 from register.deposits import lockers_in_use, open_deposit
 from register.errors import RegisterError
 from register.models import Category, Locker, LockerBank, Role
@@ -218,6 +219,27 @@ def locker_service(locker_id: int) -> Any:
     db.session.commit()
     flash(f"Locker {locker.number} at {locker.bank.name} is "
           f"{'out of service' if out else 'back in service'}.")
+    return redirect(url_for("office.lockers"))
+
+
+@bp.route("/lockers/emergency-open", methods=["POST"])
+@roles_required(Role.ADMIN)
+def emergency_open() -> Any:
+    """Admins only: open every locker of the chosen banks, with a reason for the audit trail."""
+    bank_ids = [int(b) for b in request.form.getlist("bank") if b.isdigit()]
+    try:
+        session = db.session()
+        with write_transaction(session):
+            openings = locks.emergency_open(session, bank_ids, request.form.get("reason", ""),
+                                            actor())
+    except RegisterError as error:
+        flash(f"Nothing was opened. {error}", "error")
+        return redirect(url_for("office.lockers"))
+    for opening in openings:
+        if opening.kiosks:
+            flash(f"Opening all {opening.lockers} lockers at {opening.bank} now.")
+        else:
+            flash(f"{opening.bank} has no kiosk to open its lockers: open them by hand.", "error")
     return redirect(url_for("office.lockers"))
 
 

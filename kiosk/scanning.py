@@ -1,41 +1,58 @@
-"""One scan, as the kiosk page and the hardware API both answer it."""
+"""One scan, as the kiosk page and the hardware API both answer it: parse, call, respond."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import datetime
 
-from flask import current_app
+from flask import Response, current_app, jsonify
 
 from kiosk.extensions import db
-from register.deposits import ScanResult, handle_scan
-from register.errors import ScanRefused
+from register import scans
+
+KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{scans.MAX_KEY_LENGTH}}}")
 
 
-def scan_response(kiosk_id: int, code: str) -> tuple[dict[str, Any], int]:
-    """JSON body and HTTP status for a scan: 200 when something was done or asked, 4xx if not."""
+class BadScanRequest(ValueError):
+    """The JSON itself is wrong: a 400 whose message says what to send."""
+
+
+def parse_scan(payload: object) -> scans.ScanRequest:
+    """``{"code", "key"?, "scanned_at"?, "source"?}`` from the page or the kiosk agent."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
+        raise BadScanRequest('Send JSON like {"code": "..."}.')
+    key = payload.get("key")
+    if key is not None and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
+        raise BadScanRequest(f"key must be 1 to {scans.MAX_KEY_LENGTH} letters, digits or ._:-")
+    source = payload.get("source", scans.PAGE)
+    if source not in scans.SOURCES:
+        raise BadScanRequest(f"source must be one of: {', '.join(scans.SOURCES)}.")
+    return scans.ScanRequest(payload["code"], key, _scanned_at(payload.get("scanned_at")),
+                             source)
+
+
+def _scanned_at(value: object) -> datetime | None:
+    if value is None:
+        return None
     try:
-        result = handle_scan(db.session(), kiosk_id, code)
-    except ScanRefused as refused:
-        return {
-            "outcome": "refused", "reason": refused.reason, "message": str(refused),
-            "locker": None, "person": None,
-        }, refused.status
-    return _payload(result), 200
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise BadScanRequest(
+            "scanned_at must be an ISO 8601 time with its zone, e.g. 2026-11-25T08:02:11Z.")
+    return when
 
 
-def _payload(result: ScanResult) -> dict[str, Any]:
-    zone = current_app.extensions["school_zone"]
-    local = result.at.astimezone(zone)
-    return {
-        "outcome": result.outcome,
-        "message": result.message,
-        "locker": result.locker,
-        "bank": result.bank,
-        "person": result.person,
-        "at": result.at.isoformat(),
-        "time": local.strftime("%H:%M"),
-        "choices": [
-            {"code": c.code, "description": c.description, "locker": c.locker}
-            for c in result.choices
-        ],
-    }
+def scan_response(kiosk_id: int, payload: object) -> tuple[Response, int]:
+    """The JSON response for a scan: 200 when something was done or asked, 4xx if not."""
+    try:
+        request = parse_scan(payload)
+    except BadScanRequest as error:
+        return jsonify(outcome="refused", reason="bad_request", message=str(error),
+                       locker=None, person=None), 400
+    answer = scans.scan(db.session(), kiosk_id, request, current_app.extensions["school_zone"])
+    response = jsonify(answer.body)
+    if answer.repeated:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, answer.status

@@ -45,17 +45,17 @@ def handle_scan(
     now = now or utc_now()
     # Refusals and "which phone?" only read: answer them without queueing for the write lock.
     try:
-        found = _identify(session, code, now)
+        found = identify(session, code, now)
     finally:
         session.rollback()
     if isinstance(found, ScanResult):
         return found
     return in_write_transaction(
-        session, lambda s: _toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now)
+        session, lambda s: toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now)
     )
 
 
-def _identify(session: Session, code: str, now: datetime) -> int | ScanResult:
+def identify(session: Session, code: str, now: datetime) -> int | ScanResult:
     """The id of the phone a scan acts on, or the question to ask; refusals raise."""
     code = normalise_code(code)
     if not code:
@@ -137,7 +137,8 @@ def _require_current(device: Device) -> None:
     _require_active(device.owner)
 
 
-def _toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
+def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
+    """Deposit the phone if it is out, collect it if it is in. Call inside a write transaction."""
     _require_current(device)  # again: the office may have retired it a moment ago
     # PostgreSQL: concurrent scans of one phone queue here instead of racing (SQLite already
     # holds the database write lock). Lock order is always phone, then bank.

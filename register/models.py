@@ -2,6 +2,9 @@
 
 Invariants that matter under concurrency live in the database, not only in Python:
 one open deposit per phone and one phone per locker are partial unique indexes.
+
+Tables added for the readers and locks (issue 3) are new tables rather than new columns, so a
+database created before them gains them from ``create_all`` and keeps working.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -205,6 +209,21 @@ class Deposit(Base):
 
     device: Mapped[Device] = relationship()
     locker: Mapped[Locker] = relationship()
+    door: Mapped[DepositDoor | None] = relationship(viewonly=True)
+
+    @property
+    def door_closed_at(self) -> datetime | None:
+        """When the locker door was seen closed after this deposit: the deposit is complete."""
+        return self.door.door_closed_at if self.door else None
+
+
+class DepositDoor(Base):
+    """The locker door seen closed again after a deposit (reported by the kiosk agent)."""
+
+    __tablename__ = "deposit_doors"
+
+    deposit_id: Mapped[int] = mapped_column(ForeignKey("deposits.id"), primary_key=True)
+    door_closed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class User(Base):
@@ -240,3 +259,87 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     subject: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- readers, locks and the kiosk agent (issue 3) -------------------------------------------
+
+class ScanReceipt(Base):
+    """The first answer to a scan sent with an idempotency key; a repeat gets it back as it was.
+
+    The unique constraint decides a race between two identical requests: the loser's insert
+    fails, its transaction (deposit included) rolls back, and its retry finds this answer.
+    """
+
+    __tablename__ = "scan_receipts"
+    __table_args__ = (UniqueConstraint("kiosk_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+
+class KioskEvent(Base):
+    """Something the kiosk page should show: a scan made on a hardware reader, a lock that did
+    not open, a door left open. The page polls for events with ids above the last it saw."""
+
+    __tablename__ = "kiosk_events"
+    __table_args__ = (Index("kiosk_events_by_kiosk", "kiosk_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+
+
+class KioskAgent(Base):
+    """The kiosk agent's last heartbeat. A kiosk "has an agent" once it has sent one.
+
+    ``readers`` maps a reader's name (``rfid``, ``scanner``) to
+    ``{"connected": bool, "detail": str, "since": ISO time of the last change}``.
+    """
+
+    __tablename__ = "kiosk_agents"
+
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    readers: Mapped[dict[str, dict[str, object]]] = mapped_column(JSON, default=dict)
+
+    kiosk: Mapped[Kiosk] = relationship()
+
+
+class LockerDoor(Base):
+    """A locker door's state as the agent last reported it; written only when it changes."""
+
+    __tablename__ = "locker_doors"
+
+    locker_id: Mapped[int] = mapped_column(ForeignKey("lockers.id"), primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"), index=True)  # reported it
+    state: Mapped[str] = mapped_column(String(10))  # open, closed or unknown
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # "left open" published
+
+    locker: Mapped[Locker] = relationship()
+
+
+class LockCommand(Base):
+    """"Open locker N" for one kiosk's agent. Handed out at most once, and never once it is
+    older than a few seconds: no locker opens late, or by itself on power-up."""
+
+    __tablename__ = "lock_commands"
+    __table_args__ = (Index("lock_commands_pending", "kiosk_id", "handed_out_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
+    action: Mapped[str] = mapped_column(String(10), default="open")
+    locker_number: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(20))  # deposit, collect, emergency
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    handed_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str] = mapped_column(String(200), default="")

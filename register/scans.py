@@ -1,0 +1,181 @@
+"""A scan as the kiosk page and the kiosk agent send it: idempotent, timed, shown, unlocking.
+
+- With an idempotency key, the first answer (status and body) is stored per kiosk and key, in
+  the same transaction as the deposit it reports. A repeat gets that answer back and acts no
+  more; of two identical requests racing, the unique constraint lets one store its answer and
+  rolls the other back, whose retry then finds the first answer.
+- ``scanned_at`` is when the person scanned: the agent replays its queue after an outage, and
+  the deposit or collection is recorded at that time (not too far in the future or past).
+- A deposit or collection queues "open locker N" for the kiosk, dated at the scan, so a
+  replayed scan opens nothing (the command has already expired).
+- Scans made on the agent's readers are published to the kiosk page, unless they are old.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from register import kiosk_events, locks
+from register.db import in_write_transaction
+from register.deposits import COLLECTED, DEPOSITED, ScanResult, identify, toggle
+from register.errors import ScanRefused
+from register.models import Device, Kiosk, ScanReceipt, utc_now
+
+PAGE, SCANNER, RFID = "page", "scanner", "rfid"
+SOURCES = (PAGE, SCANNER, RFID)
+AGENT_SOURCES = (SCANNER, RFID)
+MAX_CLOCK_AHEAD = timedelta(minutes=1)  # an agent's clock a little ahead of ours is fine
+MAX_SCAN_AGE = timedelta(hours=24)
+SHOW_ON_PAGE_FOR = timedelta(seconds=60)  # older replays are recorded, not shown
+# At least MAX_SCAN_AGE: a retry accepted as recent enough always finds its first answer.
+KEEP_RECEIPTS_FOR = timedelta(days=1)
+MAX_KEY_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    code: str
+    key: str | None = None
+    scanned_at: datetime | None = None
+    source: str = PAGE
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP status and JSON body for a scan; ``repeated`` when it is a stored answer."""
+
+    status: int
+    body: dict[str, Any]
+    repeated: bool = False
+
+
+def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
+         now: datetime | None = None) -> Answer:
+    """Act on one scan at most once per key; ``zone`` is the school's, for the shown time."""
+    now = now or utc_now()
+    if request.key:
+        stored = _stored(session, kiosk_id, request.key)
+        session.rollback()
+        if stored is not None:
+            return stored
+    when = now
+    found: int | ScanResult | ScanRefused
+    try:
+        when = _scan_time(request.scanned_at, now)
+        found = identify(session, request.code, when)  # refusals and questions only read
+    except ScanRefused as refused:
+        found = refused
+    finally:
+        session.rollback()
+    if isinstance(found, int):
+        device_id = found
+        try:
+            return in_write_transaction(
+                session, lambda s: _act(s, kiosk_id, device_id, request, when, now, zone))
+        except ScanRefused as refused:
+            found = refused  # no free locker, phone at another bank: nothing was written
+    answer = _answer(found, zone)
+    if request.key or _shown_on_page(request, found, now):
+        return in_write_transaction(
+            session, lambda s: _stored_or_remember(s, kiosk_id, request, answer, found, now))
+    return answer
+
+
+def _act(session: Session, kiosk_id: int, device_id: int, request: ScanRequest, when: datetime,
+         now: datetime, zone: tzinfo) -> Answer:
+    """Deposit or collect, queue the locker's opening, publish, and store the answer: one
+    transaction, so a stored answer always matches what was done."""
+    if request.key:
+        stored = _stored(session, kiosk_id, request.key)
+        if stored is not None:  # an identical request got here first (or this is a retry)
+            return stored
+    kiosk = session.get_one(Kiosk, kiosk_id)
+    result = toggle(session, kiosk, session.get_one(Device, device_id), when)
+    if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
+        purpose = locks.DEPOSIT if result.outcome == DEPOSITED else locks.COLLECT
+        locks.queue_open(session, kiosk_id, result.locker, purpose, min(when, now))
+    return _remember(session, kiosk_id, request, _answer(result, zone), result, now)
+
+
+def _stored_or_remember(session: Session, kiosk_id: int, request: ScanRequest, answer: Answer,
+                        found: ScanResult | ScanRefused, now: datetime) -> Answer:
+    """For an answer that changed nothing: a stored one wins, as nothing need be undone."""
+    stored = _stored(session, kiosk_id, request.key) if request.key else None
+    return stored or _remember(session, kiosk_id, request, answer, found, now)
+
+
+def _remember(session: Session, kiosk_id: int, request: ScanRequest, answer: Answer,
+              found: ScanResult | ScanRefused, now: datetime) -> Answer:
+    """Store the answer under its key and publish it. No check for a stored answer here: after
+    acting, only the unique constraint may decide (PostgreSQL: an identical request can commit
+    while this one waited for the phone's row lock; the insert then fails and the whole
+    transaction, deposit included, rolls back and is retried, finding that answer)."""
+    if request.key:
+        session.execute(delete(ScanReceipt).where(ScanReceipt.created_at < now - KEEP_RECEIPTS_FOR))
+        session.add(ScanReceipt(kiosk_id=kiosk_id, key=request.key, status=answer.status,
+                                body=answer.body, created_at=now))
+        session.flush()  # the unique constraint speaks here: a lost race rolls back and retries
+    if _shown_on_page(request, found, now):
+        kiosk_events.publish(session, kiosk_id, kiosk_events.SCAN,
+                             {**answer.body, "source": request.source}, now)
+    return answer
+
+
+def _stored(session: Session, kiosk_id: int, key: str) -> Answer | None:
+    receipt = session.scalar(
+        select(ScanReceipt).where(ScanReceipt.kiosk_id == kiosk_id, ScanReceipt.key == key))
+    if receipt is None:
+        return None
+    return Answer(receipt.status, dict(receipt.body), repeated=True)
+
+
+def _shown_on_page(request: ScanRequest, found: object, now: datetime) -> bool:
+    if request.source not in AGENT_SOURCES:
+        return False
+    if isinstance(found, ScanRefused) and found.reason == "scan_time":
+        return False
+    when = request.scanned_at or now
+    return now - when <= SHOW_ON_PAGE_FOR
+
+
+def _scan_time(scanned_at: datetime | None, now: datetime) -> datetime:
+    """When the scan happened: ``now`` unless the sender says, within sensible limits."""
+    if scanned_at is None:
+        return now
+    if scanned_at.tzinfo is None:
+        raise ValueError("scanned_at must carry a time zone")
+    if scanned_at > now + MAX_CLOCK_AHEAD:
+        raise ScanRefused(
+            "scan_time", "This scan is dated in the future, so it was not recorded: the kiosk's "
+            "clock is wrong. Please see the office.", status=422)
+    if scanned_at < now - MAX_SCAN_AGE:
+        raise ScanRefused(
+            "scan_time", "This scan is more than 24 hours old, so it was not recorded. "
+            "Please scan again.", status=422)
+    return scanned_at
+
+
+def _answer(found: ScanResult | ScanRefused, zone: tzinfo) -> Answer:
+    if isinstance(found, ScanRefused):
+        return Answer(found.status, {
+            "outcome": "refused", "reason": found.reason, "message": str(found),
+            "locker": None, "person": None,
+        })
+    return Answer(200, {
+        "outcome": found.outcome,
+        "message": found.message,
+        "locker": found.locker,
+        "bank": found.bank,
+        "person": found.person,
+        "at": found.at.isoformat(),
+        "time": found.at.astimezone(zone).strftime("%H:%M"),
+        "choices": [
+            {"code": c.code, "description": c.description, "locker": c.locker}
+            for c in found.choices
+        ],
+    })

@@ -1,0 +1,188 @@
+"""Scans with idempotency keys, original scan times and kiosk events, at the service layer."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from register import kiosk_events, kiosk_link, locks, people
+from register.models import Deposit, LockCommand, ScanReceipt
+from register.scans import ScanRequest, scan
+
+LONDON = ZoneInfo("Europe/London")
+T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def do(session, kiosk, code, now=T0, **options):
+    return scan(session, kiosk.id, ScanRequest(code, **options), LONDON, now)
+
+
+def count(session, model, *where) -> int:
+    session.commit()
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def events(session, kiosk) -> list[kiosk_events.Event]:
+    found, _cursor = kiosk_events.after(session, kiosk.id, 0)
+    session.rollback()
+    return found
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+def test_a_repeated_key_gets_the_first_answer_and_acts_no_more(session, school):
+    code = school.alice_phone.label_code
+    first = do(session, school.staff_kiosk, code, key="k1")
+    again = do(session, school.staff_kiosk, code, key="k1", now=T0 + timedelta(seconds=3))
+    assert (first.status, first.body["outcome"], first.repeated) == (200, "deposited", False)
+    assert (again.status, again.body, again.repeated) == (200, first.body, True)
+    assert count(session, Deposit) == 1
+    assert count(session, LockCommand) == 1  # and the locker is opened once
+    # A new key is a new scan: this one collects.
+    assert do(session, school.staff_kiosk, code, key="k2").body["outcome"] == "collected"
+
+
+def test_keys_belong_to_one_kiosk(session, school):
+    assert do(session, school.staff_kiosk, school.alice.badge_id, key="same").status == 200
+    other = do(session, school.reception_kiosk, school.bob_phone.label_code, key="same")
+    assert (other.body["outcome"], other.repeated) == ("deposited", False)
+
+
+def test_a_refusal_is_stored_too_and_repeated_as_it_was(session, school):
+    for locker in school.staff_room.lockers:
+        people.set_out_of_service(session, locker, True, "test")
+    session.commit()
+    first = do(session, school.staff_kiosk, school.alice.badge_id, key="full")
+    assert (first.status, first.body["reason"]) == (409, "no_free_locker")
+    people.set_out_of_service(session, school.staff_room.lockers[0], False, "test")
+    session.commit()
+    again = do(session, school.staff_kiosk, school.alice.badge_id, key="full")
+    assert (again.status, again.body, again.repeated) == (409, first.body, True)
+    assert count(session, Deposit) == 0
+
+
+def test_without_a_key_nothing_is_stored(session, school):
+    do(session, school.staff_kiosk, school.alice.badge_id)
+    do(session, school.staff_kiosk, "0000009999")
+    assert count(session, ScanReceipt) == 0
+
+
+def test_stored_answers_older_than_a_day_are_forgotten(session, school):
+    do(session, school.staff_kiosk, school.alice.badge_id, key="old")
+    do(session, school.staff_kiosk, school.bob_phone.label_code, key="new",
+       now=T0 + timedelta(days=1, minutes=1))
+    assert session.scalars(select(ScanReceipt.key)).all() == ["new"]
+
+
+def _send_twice_at_once(engine, kiosk_id: int, request: ScanRequest, now: datetime) -> list:
+    """The same request from two threads at the same instant, each on its own connection."""
+    barrier = threading.Barrier(2)
+    answers: list[object] = [None, None]
+
+    def worker(index: int) -> None:
+        with Session(engine) as own:
+            barrier.wait()
+            answers[index] = scan(own, kiosk_id, request, LONDON, now)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers
+
+
+def test_two_identical_requests_racing_act_once(engine, session, school):
+    """The agent retries while its first request is still being answered: one deposit."""
+    kiosk_id, code = school.staff_kiosk.id, school.alice_phone.label_code  # not from threads
+    for attempt in range(5):
+        key = f"race-{attempt}"
+        first, second = _send_twice_at_once(engine, kiosk_id, ScanRequest(code, key=key),
+                                            T0 + timedelta(minutes=attempt))
+        assert first.body == second.body, (first, second)
+        assert sorted([first.repeated, second.repeated]) == [False, True]
+        outcome = "deposited" if attempt % 2 == 0 else "collected"
+        assert first.body["outcome"] == outcome
+        assert count(session, Deposit) == attempt // 2 + 1
+        # The loser's collection (it waited for the phone's row, then saw it in a locker)
+        # was rolled back with its failed receipt: the phone is where the answer says.
+        assert count(session, Deposit, Deposit.collected_at.is_(None)) == (outcome == "deposited")
+        assert count(session, ScanReceipt, ScanReceipt.key == key) == 1
+
+
+# --- the time of the scan ------------------------------------------------------------------------
+
+def test_a_replayed_scan_is_recorded_at_the_time_it_was_made(session, school):
+    scanned = T0 - timedelta(hours=2)
+    answer = do(session, school.staff_kiosk, school.alice.badge_id, scanned_at=scanned,
+                source="rfid", key="replay")
+    assert answer.body["at"] == scanned.isoformat()
+    assert answer.body["time"] == "06:00"  # GMT in November
+    session.expire_all()
+    assert session.scalars(select(Deposit)).one().deposited_at == scanned
+
+
+def test_a_replayed_scan_opens_no_locker_and_is_not_shown(session, school):
+    do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
+       scanned_at=T0 - timedelta(minutes=5))
+    assert kiosk_link.heartbeat(session, school.staff_kiosk.id, {}, {}, T0) == []
+    assert events(session, school.staff_kiosk) == []
+
+
+def test_a_scan_a_little_late_or_early_is_fine(session, school):
+    assert do(session, school.staff_kiosk, school.alice.badge_id,
+              scanned_at=T0 + timedelta(seconds=30)).status == 200
+    assert do(session, school.staff_kiosk, school.bob_phone.label_code,
+              scanned_at=T0 - timedelta(hours=23)).status == 200
+
+
+@pytest.mark.parametrize(("offset", "words"), [
+    (timedelta(minutes=5), "dated in the future"),
+    (-timedelta(hours=25), "more than 24 hours old"),
+])
+def test_scan_times_out_of_bounds_are_refused_clearly(session, school, offset, words):
+    answer = do(session, school.staff_kiosk, school.alice.badge_id, scanned_at=T0 + offset,
+                source="rfid", key="when")
+    assert (answer.status, answer.body["reason"]) == (422, "scan_time")
+    assert words in answer.body["message"]
+    assert count(session, Deposit) == 0
+    assert events(session, school.staff_kiosk) == []
+
+
+# --- events for the kiosk page -------------------------------------------------------------------
+
+def test_scans_on_the_agents_readers_are_published_to_the_page(session, school):
+    deposit = do(session, school.staff_kiosk, school.alice.badge_id, source="rfid", key="a")
+    refused = do(session, school.staff_kiosk, "0000009999", source="scanner")
+    do(session, school.staff_kiosk, school.bob_phone.label_code, source="page")
+    do(session, school.staff_kiosk, school.alice.badge_id, source="rfid", key="a")  # a repeat
+    published = events(session, school.staff_kiosk)
+    assert [e.kind for e in published] == ["scan", "scan"]
+    assert published[0].data == {**deposit.body, "source": "rfid"}
+    assert published[1].data == {**refused.body, "source": "scanner"}
+    assert events(session, school.reception_kiosk) == []
+
+
+def test_the_page_asks_for_events_after_the_last_it_saw(session, school):
+    for code in (school.alice.badge_id, school.bob_phone.label_code, school.carol.badge_id):
+        do(session, school.staff_kiosk, code, source="rfid")
+    first, second, third = events(session, school.staff_kiosk)
+    found, cursor = kiosk_events.after(session, school.staff_kiosk.id, first.id)
+    assert ([e.id for e in found], cursor) == ([second.id, third.id], third.id)
+    assert kiosk_events.after(session, school.staff_kiosk.id, third.id) == ([], third.id)
+    # A page that saw more than there is (the database was rebuilt) is brought back.
+    assert kiosk_events.after(session, school.staff_kiosk.id, 9999) == ([], third.id)
+    assert kiosk_events.latest_id(session, school.staff_kiosk.id) == third.id
+
+
+def test_a_deposit_and_a_collection_each_open_the_locker(session, school):
+    do(session, school.staff_kiosk, school.carol.badge_id)
+    do(session, school.staff_kiosk, school.carol.badge_id, now=T0 + timedelta(seconds=20))
+    commands = session.scalars(select(LockCommand).order_by(LockCommand.id)).all()
+    assert [(c.kiosk_id, c.locker_number, c.purpose, c.created_at) for c in commands] == [
+        (school.staff_kiosk.id, 3, locks.DEPOSIT, T0),
+        (school.staff_kiosk.id, 3, locks.COLLECT, T0 + timedelta(seconds=20)),
+    ]
