@@ -159,11 +159,9 @@
 
   // --- scans from the kiosk agent, and its warnings -----------------------------------------
 
+  // Whatever arrives last is on screen: an event, or the answer to a scan made here.
   function showEvent(event) {
-    if (event.kind === "scan" || event.kind === "lock_failed") {
-      latestRequest += 1; // a page scan still in flight must not cover this up
-      showResult(event.data);
-    }
+    if (event.kind === "scan" || event.kind === "lock_failed") showResult(event.data);
     // door_open needs no screen of its own: the warning banner names the door.
   }
 
