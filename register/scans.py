@@ -5,7 +5,8 @@
   more; of two identical requests racing, the unique constraint lets one store its answer and
   rolls the other back, whose retry then finds the first answer.
 - ``scanned_at`` is when the person scanned: the agent replays its queue after an outage, and
-  the deposit or collection is recorded at that time (not too far in the future or past).
+  the deposit or collection is recorded at that time; an implausible time (a Pi's clock before
+  NTP answers) is replaced by ours and noted in the audit trail, never refused.
 - A deposit or collection queues "open locker N" for the kiosk, dated at the scan, so a
   replayed scan opens nothing (the command has already expired).
 - Scans made on the agent's readers are published to the kiosk page, unless they are old.
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from register import kiosk_events, locks
+from register import audit, kiosk_events, locks
 from register.db import in_write_transaction
 from register.deposits import COLLECTED, DEPOSITED, ScanResult, identify, toggle
 from register.errors import ScanRefused
@@ -63,10 +64,12 @@ def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
         session.rollback()
         if stored is not None:
             return stored
-    when = now
+    when = _scan_time(request.scanned_at, now)
+    if request.scanned_at is not None and when != request.scanned_at:
+        sent = request.scanned_at
+        in_write_transaction(session, lambda s: _note_corrected_time(s, kiosk_id, sent, now))
     found: int | ScanResult | ScanRefused
     try:
-        when = _scan_time(request.scanned_at, now)
         found = identify(session, request.code, when)  # refusals and questions only read
     except ScanRefused as refused:
         found = refused
@@ -137,27 +140,28 @@ def _stored(session: Session, kiosk_id: int, key: str) -> Answer | None:
 def _shown_on_page(request: ScanRequest, found: object, now: datetime) -> bool:
     if request.source not in AGENT_SOURCES:
         return False
-    if isinstance(found, ScanRefused) and found.reason == "scan_time":
-        return False
     when = request.scanned_at or now
     return now - when <= SHOW_ON_PAGE_FOR
 
 
 def _scan_time(scanned_at: datetime | None, now: datetime) -> datetime:
-    """When the scan happened: ``now`` unless the sender says, within sensible limits."""
+    """When the scan happened: the sender's time if it is plausible, else ours.
+
+    A Pi has no battery clock: until NTP answers it may be days out. A scan is never dropped
+    for that (the person did scan); it is recorded now, and the audit trail says so.
+    """
     if scanned_at is None:
         return now
     if scanned_at.tzinfo is None:
         raise ValueError("scanned_at must carry a time zone")
-    if scanned_at > now + MAX_CLOCK_AHEAD:
-        raise ScanRefused(
-            "scan_time", "This scan is dated in the future, so it was not recorded: the kiosk's "
-            "clock is wrong. Please see the office.", status=422)
-    if scanned_at < now - MAX_SCAN_AGE:
-        raise ScanRefused(
-            "scan_time", "This scan is more than 24 hours old, so it was not recorded. "
-            "Please scan again.", status=422)
-    return scanned_at
+    if now - MAX_SCAN_AGE <= scanned_at <= now + MAX_CLOCK_AHEAD:
+        return scanned_at
+    return now
+
+
+def _note_corrected_time(session: Session, kiosk_id: int, sent: datetime, now: datetime) -> None:
+    audit.record(session, f"kiosk:{kiosk_id}", "scan.time_corrected", f"kiosk:{kiosk_id}",
+                 f"sent as {sent.isoformat()}; recorded at {now.isoformat()}", at=now)
 
 
 def _answer(found: ScanResult | ScanRefused, zone: tzinfo) -> Answer:
