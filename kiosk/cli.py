@@ -59,7 +59,7 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     click.echo(f"  Office:   {base_url}/office   sign in as office / {demo.PASSWORD}")
     click.echo(f"  SLT:      {base_url}/slt      sign in as slt / {demo.PASSWORD}")
     click.echo(f"  Admin:    sign in as admin / {demo.PASSWORD}")
-    click.echo(f"  Try a phone label at the kiosk: {demo.sample_codes(db.session)}\n")
+    click.echo(f"  Phone labels to try: {', '.join(demo.sample_codes(db.session))}\n")
 
 
 @click.command("create-user")

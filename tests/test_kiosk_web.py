@@ -38,9 +38,9 @@ def test_paired_kiosk_shows_its_bank_and_the_scan_prompt(paired):
 
 
 def test_demo_codes_show_only_outside_production(app, paired):
-    assert b"Demo: tap to scan" in paired.get("/kiosk").data
+    assert b"Demo, try:" in paired.get("/kiosk").data
     app.config["PRODUCTION"] = True
-    assert b"Demo: tap to scan" not in paired.get("/kiosk").data
+    assert b"Demo, try:" not in paired.get("/kiosk").data
 
 
 def test_kiosk_page_scan_deposits_and_collects(paired, web_school):
