@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from kiosk.extensions import db
-from register import accounts
+from register import accounts, schema
 from register.errors import RegisterError
 from register.models import Kiosk, Role
 
@@ -31,9 +31,11 @@ def init_app(app: Flask) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create the tables (safe to run again: existing data is kept)."""
-    db.create_all()
-    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+    """Create the database, or bring it up to date with this version (data is kept)."""
+    before, after = schema.upgrade(db.engine)
+    where = db.engine.url.render_as_string(hide_password=True)
+    upgraded = f", upgraded from {before}" if before not in (None, after) else ""
+    click.echo(f"Database ready (schema {after}{upgraded}): {where}")
 
 
 @click.command("seed-demo")
@@ -45,7 +47,7 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     """Fill an empty database with a demo school; print kiosk links and demo sign-ins."""
     from kiosk import demo
 
-    db.create_all()
+    schema.upgrade(db.engine)
     seeded = demo.seed(db.session)
     db.session.commit()
     click.echo("Demo school created." if seeded else "Demo data already present; kept as is.")
