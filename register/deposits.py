@@ -1,4 +1,5 @@
-"""The kiosk flow: a scan deposits a phone into a locker or collects it.
+"""The kiosk flow: a scan deposits a phone into a locker or collects it, and puts its owner on
+or off duty. Someone holding an SLT-agreed exception goes on duty with their phone instead.
 
 Every refusal is a ScanRefused whose message is the sentence the kiosk shows.
 """
@@ -6,11 +7,13 @@ Every refusal is a ScanRefused whose message is the sentence the kiosk shows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from register import duty, exception_requests
 from register.db import in_write_transaction
 from register.errors import InvalidImei, ScanRefused
 from register.imei import looks_like_imei, parse_imei
@@ -18,6 +21,17 @@ from register.models import Deposit, Device, Kiosk, Locker, LockerBank, Person, 
 from register.people import normalise_badge_id, normalise_code
 
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
+ON_DUTY, OFF_DUTY = "on_duty", "off_duty"  # with an agreed exception: no deposit
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class ExceptionNote:
+    """What the kiosk shows of an agreed exception."""
+
+    approved_by: str
+    until: str  # local time today, e.g. "15:30", or "end of day"
+    conditions: str
 
 
 @dataclass(frozen=True)
@@ -36,10 +50,13 @@ class ScanResult:
     locker: int | None = None
     bank: str | None = None
     choices: list[PhoneChoice] = field(default_factory=list)
+    exception: ExceptionNote | None = None
+    off_duty: bool = False  # this scan took the person off duty
 
 
 def handle_scan(
-    session: Session, kiosk_id: int, code: str, now: datetime | None = None
+    session: Session, kiosk_id: int, code: str, now: datetime | None = None,
+    zone: tzinfo = LONDON,
 ) -> ScanResult:
     """Act on whatever was scanned at ``kiosk``: a phone label, a badge, or an IMEI."""
     now = now or utc_now()
@@ -51,7 +68,8 @@ def handle_scan(
     if isinstance(found, ScanResult):
         return found
     return in_write_transaction(
-        session, lambda s: toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now)
+        session,
+        lambda s: toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now, zone),
     )
 
 
@@ -137,16 +155,38 @@ def _require_current(device: Device) -> None:
     _require_active(device.owner)
 
 
-def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
-    """Deposit the phone if it is out, collect it if it is in. Call inside a write transaction."""
+def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
+           zone: tzinfo = LONDON) -> ScanResult:
+    """Deposit the phone if it is out, collect it if it is in; with an agreed exception, go on
+    or off duty keeping it. Call inside a write transaction."""
     _require_current(device)  # again: the office may have retired it a moment ago
     # PostgreSQL: concurrent scans of one phone queue here instead of racing (SQLite already
     # holds the database write lock). Lock order is always phone, then bank.
     session.execute(select(Device.id).where(Device.id == device.id).with_for_update())
+    owner = device.owner
+    exception = exception_requests.active_for(session, owner.id, zone, now)
+    note = _note(exception, now, zone) if exception else None
     deposit = open_deposit(session, device)
-    if deposit is None:
+    if deposit is not None:
+        return _collect(session, kiosk, deposit, now, note)
+    if note is None:
         return _deposit(session, kiosk, device, now)
-    return _collect(kiosk, deposit, now)
+    if duty.current(session, owner.id) is None:
+        duty.start(session, owner, duty.EXCEPTION, kiosk.id, now)
+        return ScanResult(
+            ON_DUTY, f"{owner.first_name}, you are on duty with your phone until {note.until}, "
+            f"as agreed by {note.approved_by}.", now, person=owner.name, exception=note)
+    duty.end(session, owner.id, duty.SIGN_OUT, now)
+    return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
+                      person=owner.name, off_duty=True)
+
+
+def _note(exception: exception_requests.ExceptionRequest, now: datetime, zone: tzinfo,
+          ) -> ExceptionNote:
+    ends = exception_requests.Window.of(exception).today_ends(now, zone)
+    until = "the end of the day" if ends.time() == ends.time().min else f"{ends:%H:%M}"
+    return ExceptionNote(" and ".join(exception_requests.approved_by(exception)) or "SLT",
+                         until, exception.conditions)
 
 
 def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
@@ -161,6 +201,7 @@ def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> S
     session.add(Deposit(device=device, locker=locker, deposited_at=now, deposit_kiosk_id=kiosk.id))
     session.flush()  # the unique indexes speak here, inside the transaction
     owner = device.owner
+    duty.start(session, owner, duty.DEPOSIT, kiosk.id, now)
     return ScanResult(
         DEPOSITED,
         f"{owner.first_name}, put your phone in locker {locker.number} and close the door.",
@@ -168,7 +209,8 @@ def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> S
     )
 
 
-def _collect(kiosk: Kiosk, deposit: Deposit, now: datetime) -> ScanResult:
+def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
+             note: ExceptionNote | None) -> ScanResult:
     locker = deposit.locker
     owner = deposit.device.owner
     if locker.bank_id != kiosk.bank_id:
@@ -178,11 +220,15 @@ def _collect(kiosk: Kiosk, deposit: Deposit, now: datetime) -> ScanResult:
         )
     deposit.collected_at = now
     deposit.collect_kiosk_id = kiosk.id
-    return ScanResult(
-        COLLECTED, f"{owner.first_name}, your phone is in locker {locker.number}. "
-        "Take it and close the door.",
-        now, person=owner.name, locker=locker.number, bank=locker.bank.name,
-    )
+    take = (f"{owner.first_name}, your phone is in locker {locker.number}. "
+            "Take it and close the door.")
+    if note is not None:  # an agreed exception: still on duty, with the phone
+        message = f"{take} You may keep it until {note.until}, as agreed by {note.approved_by}."
+    else:  # people leave early: collecting without an exception means going off duty
+        duty.end(session, owner.id, duty.COLLECT, now)
+        message = f"{take} You are now off duty."
+    return ScanResult(COLLECTED, message, now, person=owner.name, locker=locker.number,
+                      bank=locker.bank.name, exception=note, off_duty=note is None)
 
 
 def _choose_locker(session: Session, kiosk: Kiosk, owner: Person) -> Locker | None:

@@ -10,17 +10,19 @@ database created before them gains them from ``create_all`` and keeps working.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -235,6 +237,15 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The stakeholder this user is: nobody decides their own exception request.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    email: Mapped[str] = mapped_column(String(200), default="")
+
+    person: Mapped[Person | None] = relationship()
+
+    @property
+    def display_name(self) -> str:
+        return self.person.name if self.person else self.username
 
 
 class LoginFailure(Base):
@@ -343,3 +354,87 @@ class LockCommand(Base):
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str] = mapped_column(String(200), default="")
+
+
+# --- exceptions agreed by SLT, and who is on duty (issue 4) ---------------------------------
+
+class ExceptionRequest(Base):
+    """A request to keep a phone while on duty, and its outcome.
+
+    The window is kept in the school's local dates and times (a recurring "every Tuesday,
+    07:30 to 17:00" means local time, whatever the clocks do); ``weekdays`` lists the days it
+    applies, Monday = 0. Status: pending, approved, declined, revoked or expired.
+    """
+
+    __tablename__ = "exception_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(300))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    day_from: Mapped[time | None] = mapped_column(Time)
+    day_until: Mapped[time | None] = mapped_column(Time)
+    weekdays: Mapped[str] = mapped_column(String(7), default="0123456")
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    conditions: Mapped[str] = mapped_column(String(300), default="")
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_via: Mapped[str] = mapped_column(String(10))  # kiosk, office or slt
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    person: Mapped[Person] = relationship()
+    decisions: Mapped[list[ExceptionDecision]] = relationship(
+        back_populates="request", order_by="ExceptionDecision.id")
+
+
+class ExceptionDecision(Base):
+    """Every approval, decline, revocation and expiry: who, when, what, why."""
+
+    __tablename__ = "exception_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("exception_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    action: Mapped[str] = mapped_column(String(10))  # approve, decline, revoke, expire
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+    request: Mapped[ExceptionRequest] = relationship(back_populates="decisions")
+    user: Mapped[User | None] = relationship()
+
+
+class Setting(Base):
+    """School-wide settings an admin changes without a deploy."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class DutyPeriod(Base):
+    """From scanning in (depositing, or under an exception) to going off duty."""
+
+    __tablename__ = "duty_periods"
+    __table_args__ = (
+        Index(
+            "one_open_duty_per_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    start_kind: Mapped[str] = mapped_column(String(10))  # deposit or exception
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_kind: Mapped[str | None] = mapped_column(String(10))  # collect or sign_out
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+
+    person: Mapped[Person] = relationship()

@@ -98,7 +98,7 @@ def _act(session: Session, kiosk_id: int, device_id: int, request: ScanRequest, 
         if stored is not None:  # an identical request got here first (or this is a retry)
             return stored
     kiosk = session.get_one(Kiosk, kiosk_id)
-    result = toggle(session, kiosk, session.get_one(Device, device_id), when)
+    result = toggle(session, kiosk, session.get_one(Device, device_id), when, zone)
     if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
         purpose = locks.DEPOSIT if result.outcome == DEPOSITED else locks.COLLECT
         locks.queue_open(session, kiosk_id, result.locker, purpose, min(when, now))
@@ -182,4 +182,9 @@ def _answer(found: ScanResult | ScanRefused, zone: tzinfo) -> Answer:
             {"code": c.code, "description": c.description, "locker": c.locker}
             for c in found.choices
         ],
+        "exception": None if found.exception is None else {
+            "approved_by": found.exception.approved_by, "until": found.exception.until,
+            "conditions": found.exception.conditions,
+        },
+        "off_duty": found.off_duty,
     })

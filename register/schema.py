@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
+
+from register.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Databases made by create_all before migrations existed hold exactly this revision's tables.
@@ -37,12 +40,18 @@ def head_revision() -> str:
     return head
 
 
+def _matches_models(connection: Connection) -> bool:
+    return not compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the database to the newest schema; returns (revision before, revision after)."""
     before = current_revision(engine)
     with engine.begin() as connection:
         config = _config(connection)
         if before is None and inspect(connection).has_table("people"):
-            command.stamp(config, BASELINE)  # made by create_all before migrations existed
+            # Made by create_all, without migrations: as up to date as the models, or from
+            # before migrations existed (the baseline).
+            command.stamp(config, "head" if _matches_models(connection) else BASELINE)
         command.upgrade(config, "head")
     return before, head_revision()

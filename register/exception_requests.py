@@ -1,0 +1,271 @@
+"""Exceptions to the phone policy, agreed by SLT: request, approve, decline, revoke, expire.
+
+The policy lets a phone stay with someone on duty only "in exceptional circumstances which have
+been discussed and agreed with a member of the senior leadership team". Each request is a
+record: who asked, why, for when, who decided, with what conditions, and when it ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from register import audit, settings
+from register.errors import RegisterError, ValidationError
+from register.models import ExceptionDecision, ExceptionRequest, Person, User, utc_now
+
+CATEGORIES = {
+    "emergency": "Family or medical emergency",
+    "offsite": "School trip or off-site duty",
+    "on_call": "On-call or site duty",
+    "caring": "Caring responsibility",
+    "other": "Other",
+}
+PENDING, APPROVED, DECLINED, REVOKED, EXPIRED = (
+    "pending", "approved", "declined", "revoked", "expired")
+ALL_DAYS = "0123456"
+DAY_NAMES = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays",
+             "Sundays"]
+MAX_REASON = 300
+
+
+class DecisionRefused(RegisterError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an exception applies, in the school's local dates and times."""
+
+    starts_on: date
+    ends_on: date
+    day_from: time | None = None  # None: from the start of each day
+    day_until: time | None = None  # None: to the end of each day
+    weekdays: str = ALL_DAYS  # Monday = 0
+
+    @classmethod
+    def today_until(cls, now_local: datetime, until: time) -> Window:
+        return cls(now_local.date(), now_local.date(), None, until)
+
+    @classmethod
+    def of(cls, request: ExceptionRequest) -> Window:
+        return cls(request.starts_on, request.ends_on, request.day_from, request.day_until,
+                   request.weekdays)
+
+    def validate(self, today: date) -> None:
+        if self.ends_on < self.starts_on:
+            raise ValidationError("The last day is before the first day.")
+        if self.ends_on < today:
+            raise ValidationError("That window has already ended.")
+        if self.ends_on - self.starts_on > timedelta(days=200):
+            raise ValidationError("An exception lasts at most one term (200 days).")
+        if self.day_from and self.day_until and self.day_until <= self.day_from:
+            raise ValidationError("The end time is before the start time.")
+        if not self.weekdays or set(self.weekdays) - set(ALL_DAYS):
+            raise ValidationError("Choose at least one day of the week.")
+
+    def covers(self, moment: datetime, zone: tzinfo) -> bool:
+        local = moment.astimezone(zone)
+        if not self.starts_on <= local.date() <= self.ends_on:
+            return False
+        if str(local.weekday()) not in self.weekdays:
+            return False
+        clock = local.time().replace(tzinfo=None)
+        if self.day_from and clock < self.day_from:
+            return False
+        return not (self.day_until and clock >= self.day_until)
+
+    def has_ended(self, moment: datetime, zone: tzinfo) -> bool:
+        return moment >= self.last_moment(zone)
+
+    def last_moment(self, zone: tzinfo) -> datetime:
+        """The instant the window finally closes (local wall time, so DST is honoured)."""
+        day = self.ends_on
+        while str(day.weekday()) not in self.weekdays and day > self.starts_on:
+            day -= timedelta(days=1)
+        if self.day_until:
+            return datetime.combine(day, self.day_until, zone)
+        return datetime.combine(day + timedelta(days=1), time(0), zone)
+
+    def today_ends(self, moment: datetime, zone: tzinfo) -> datetime:
+        """When today's part of the window ends (for 'until 15:30' on the kiosk)."""
+        local = moment.astimezone(zone)
+        if self.day_until:
+            return datetime.combine(local.date(), self.day_until, zone)
+        return datetime.combine(local.date() + timedelta(days=1), time(0), zone)
+
+    def describe(self) -> str:
+        days = ("" if self.weekdays == ALL_DAYS
+                else " and ".join(DAY_NAMES[int(d)] for d in self.weekdays) + ", ")
+        if self.starts_on == self.ends_on:
+            span = f"{self.starts_on:%a %-d %b}"
+        else:
+            span = f"{self.starts_on:%a %-d %b} to {self.ends_on:%a %-d %b}"
+        hours = ""
+        if self.day_from and self.day_until:
+            hours = f", {self.day_from:%H:%M} to {self.day_until:%H:%M}"
+        elif self.day_until:
+            hours = f", until {self.day_until:%H:%M}"
+        elif self.day_from:
+            hours = f", from {self.day_from:%H:%M}"
+        return f"{days}{span}{hours}"
+
+
+def request_exception(
+    session: Session, person: Person, category: str, reason: str, window: Window, actor: str,
+    via: str, zone: tzinfo, now: datetime | None = None,
+) -> ExceptionRequest:
+    """Record a request (at the kiosk, or by office or SLT on someone's behalf)."""
+    now = now or utc_now()
+    if category not in CATEGORIES:
+        raise ValidationError("Choose what the exception is for.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError("Say briefly why the phone is needed.")
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"Keep the reason under {MAX_REASON} characters.")
+    if not person.active:
+        raise ValidationError(f"{person.name} is marked as having left.")
+    window.validate(now.astimezone(zone).date())
+    needed = 2 if category in settings.second_approver_categories(session) else 1
+    request = ExceptionRequest(
+        person=person, category=category, reason=reason, starts_on=window.starts_on,
+        ends_on=window.ends_on, day_from=window.day_from, day_until=window.day_until,
+        weekdays=window.weekdays, approvals_needed=needed, requested_at=now,
+        requested_by=actor, requested_via=via, status=PENDING,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(session, actor, "exception.request", f"exception:{request.id}",
+                 f"person:{person.id}; {CATEGORIES[category]}; {window.describe()}; {reason}",
+                 at=now)
+    return request
+
+
+def approve(session: Session, request: ExceptionRequest, user: User, conditions: str = "",
+            now: datetime | None = None) -> ExceptionRequest:
+    """One SLT approval; the request takes effect once it has as many as it needs."""
+    now = now or utc_now()
+    _check_decider(request, user, PENDING)
+    if any(d.action == "approve" and d.user_id == user.id for d in request.decisions):
+        raise DecisionRefused("You have already approved this; it needs another SLT member.")
+    conditions = " ".join(conditions.split())[:300]
+    _decide(session, request, user, "approve", conditions, now)
+    if conditions:
+        request.conditions = conditions
+    approvals = sum(d.action == "approve" for d in request.decisions)
+    if approvals >= request.approvals_needed:
+        request.status = APPROVED
+        request.decided_at = now
+    return request
+
+
+def decline(session: Session, request: ExceptionRequest, user: User, reason: str,
+            now: datetime | None = None) -> ExceptionRequest:
+    now = now or utc_now()
+    _check_decider(request, user, PENDING)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DecisionRefused("Give a reason for declining: the person will be told.")
+    _decide(session, request, user, "decline", reason[:300], now)
+    request.status = DECLINED
+    request.decided_at = now
+    return request
+
+
+def revoke(session: Session, request: ExceptionRequest, user: User, reason: str,
+           now: datetime | None = None) -> ExceptionRequest:
+    """End an approved exception early (any SLT member may)."""
+    now = now or utc_now()
+    _check_decider(request, user, APPROVED)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise DecisionRefused("Give a reason for revoking it.")
+    _decide(session, request, user, "revoke", reason[:300], now)
+    request.status = REVOKED
+    request.decided_at = now
+    return request
+
+
+def _check_decider(request: ExceptionRequest, user: User, status: str) -> None:
+    if user.role not in ("slt", "admin"):
+        raise DecisionRefused("Only senior leaders decide exceptions.")
+    if user.person_id is not None and user.person_id == request.person_id:
+        raise DecisionRefused("Nobody decides their own request: ask another SLT member.")
+    if request.status != status:
+        raise DecisionRefused(f"This request is already {request.status}.")
+
+
+def _decide(session: Session, request: ExceptionRequest, user: User | None, action: str,
+            note: str, now: datetime) -> None:
+    session.add(ExceptionDecision(request=request, user=user, action=action, note=note, at=now))
+    session.flush()  # ids and foreign keys filled in: the next check reads them
+    actor = user.username if user else "system"
+    audit.record(session, actor, f"exception.{action}", f"exception:{request.id}",
+                 f"person:{request.person_id}; {note}" if note else f"person:{request.person_id}",
+                 at=now)
+
+
+def expire_due(session: Session, zone: tzinfo, now: datetime | None = None,
+               ) -> list[ExceptionRequest]:
+    """Close requests whose window has ended: approved ones expire, and so do pending ones
+    nobody decided in time. Each expiry is recorded like a decision."""
+    now = now or utc_now()
+    today = now.astimezone(zone).date()
+    open_requests = session.scalars(
+        select(ExceptionRequest).where(ExceptionRequest.status.in_((PENDING, APPROVED)),
+                                       ExceptionRequest.ends_on <= today))
+    expired = []
+    for request in open_requests:
+        if Window.of(request).has_ended(now, zone):
+            was = request.status
+            request.status = EXPIRED
+            request.decided_at = now
+            _decide(session, request, None, "expire", f"was {was}", now)
+            expired.append(request)
+    return expired
+
+
+def active_for(session: Session, person_id: int, zone: tzinfo, now: datetime
+               ) -> ExceptionRequest | None:
+    """The approved exception that covers this moment for this person, if any."""
+    today = now.astimezone(zone).date()
+    candidates = session.scalars(
+        select(ExceptionRequest).where(
+            ExceptionRequest.person_id == person_id, ExceptionRequest.status == APPROVED,
+            ExceptionRequest.starts_on <= today, ExceptionRequest.ends_on >= today))
+    return next((r for r in candidates if Window.of(r).covers(now, zone)), None)
+
+
+def approved_by(request: ExceptionRequest) -> list[str]:
+    return [d.user.display_name for d in request.decisions
+            if d.action == "approve" and d.user is not None]
+
+
+def pending(session: Session) -> list[ExceptionRequest]:
+    return list(session.scalars(
+        select(ExceptionRequest).where(ExceptionRequest.status == PENDING)
+        .options(selectinload(ExceptionRequest.person),
+                 selectinload(ExceptionRequest.decisions))
+        .order_by(ExceptionRequest.requested_at)))
+
+
+def approved_current(session: Session, zone: tzinfo, now: datetime) -> list[ExceptionRequest]:
+    """Approved exceptions that have not ended yet (active now or later)."""
+    today = now.astimezone(zone).date()
+    return list(session.scalars(
+        select(ExceptionRequest).where(ExceptionRequest.status == APPROVED,
+                                       ExceptionRequest.ends_on >= today)
+        .options(selectinload(ExceptionRequest.person),
+                 selectinload(ExceptionRequest.decisions))
+        .order_by(ExceptionRequest.ends_on)))
+
+
+def for_people(session: Session, person_ids: Iterable[int]) -> list[ExceptionRequest]:
+    return list(session.scalars(
+        select(ExceptionRequest).where(ExceptionRequest.person_id.in_(list(person_ids)))
+        .order_by(ExceptionRequest.requested_at.desc())))
