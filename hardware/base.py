@@ -14,9 +14,12 @@ import math
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from hardware.errors import ReaderClosed, ReaderDisconnected
 from hardware.transport import Transport
+
+D = TypeVar("D", bound="Device")
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,25 @@ POLL_SECONDS = 0.1
 Clock = Callable[[], float]
 
 
-class StreamReader:
+class Device:
+    """What every reader and lock bank shares: ``with`` closes it (``close()`` is idempotent)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: D) -> D:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class StreamReader(Device):
     """Base of readers whose device talks unprompted; subclasses implement ``_decode``."""
 
     def __init__(self, transport: Transport, name: str) -> None:
@@ -88,17 +109,6 @@ class StreamReader:
             self._state = "closed"
             self._transport.close()
             log.info("%s closed.", self.name)
-
-    def __enter__(self) -> StreamReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         waiting = f", {len(self._codes)} waiting" if self._codes else ""

@@ -19,16 +19,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from hardware.base import POLL_SECONDS, Clock
+from hardware.base import POLL_SECONDS, Clock, Device
 from hardware.errors import LockError, LockTimeout
 from hardware.transport import Transport, open_transport
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 
 class DoorState(enum.StrEnum):
@@ -48,7 +46,7 @@ class LockBank(Protocol):
     def close(self) -> None: ...
 
 
-class _Bank:
+class _Bank(Device):
     """Locker numbering, context management and repr shared by every bank."""
 
     def __init__(self, lockers: int, name: str) -> None:
@@ -67,17 +65,6 @@ class _Bank:
 
     def close(self) -> None:
         self._closed = True
-
-    def __enter__(self: T) -> T:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self.lockers} lockers"
