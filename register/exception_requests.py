@@ -166,27 +166,28 @@ def approve(session: Session, request: ExceptionRequest, user: User, conditions:
 
 def decline(session: Session, request: ExceptionRequest, user: User, reason: str,
             now: datetime | None = None) -> ExceptionRequest:
-    now = now or utc_now()
-    _check_decider(request, user, PENDING)
-    reason = " ".join(reason.split())
-    if not reason:
-        raise DecisionRefused("Give a reason for declining: the person will be told.")
-    _decide(session, request, user, "decline", reason[:300], now)
-    request.status = DECLINED
-    request.decided_at = now
-    return request
+    return _end(session, request, user, reason, now, PENDING, "decline", DECLINED,
+                "Give a reason for declining: the person will be told.")
 
 
 def revoke(session: Session, request: ExceptionRequest, user: User, reason: str,
            now: datetime | None = None) -> ExceptionRequest:
     """End an approved exception early (any SLT member may)."""
+    return _end(session, request, user, reason, now, APPROVED, "revoke", REVOKED,
+                "Give a reason for revoking it.")
+
+
+def _end(session: Session, request: ExceptionRequest, user: User, reason: str,
+         now: datetime | None, from_status: str, action: str, to_status: str,
+         no_reason: str) -> ExceptionRequest:
+    """Decline or revoke: both need a reason, and both are final."""
     now = now or utc_now()
-    _check_decider(request, user, APPROVED)
+    _check_decider(request, user, from_status)
     reason = " ".join(reason.split())
     if not reason:
-        raise DecisionRefused("Give a reason for revoking it.")
-    _decide(session, request, user, "revoke", reason[:300], now)
-    request.status = REVOKED
+        raise DecisionRefused(no_reason)
+    _decide(session, request, user, action, reason[:300], now)
+    request.status = to_status
     request.decided_at = now
     return request
 
