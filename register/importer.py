@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from register import audit, people
+from register import audit, exports, people
 from register.db import in_write_transaction
 from register.errors import RegisterError
 from register.imei import luhn_check_digit
@@ -145,8 +145,8 @@ def plural(count: int, one: str, many: str | None = None) -> str:
 
 
 def template_csv() -> str:
-    # The BOM tells Excel the file is UTF-8, so names with accents survive a round trip.
-    return "\ufeff" + ",".join(COLUMNS) + "\r\n"
+    # With a BOM (exports.csv_text), so Excel keeps names with accents on a round trip.
+    return exports.csv_text(COLUMNS, [])
 
 
 def decode_csv(data: bytes) -> str:

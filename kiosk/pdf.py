@@ -1,0 +1,406 @@
+"""PDFs drawn with ReportLab: the register (matching its printed page) and label sheets at
+exact millimetre positions. Plain Python: no Flask, no database; callers pass the rows.
+
+Fonts: DejaVu Sans from Debian (``fonts-dejavu-core``, on every Raspberry Pi OS image), else
+the Vera fonts ReportLab ships; characters neither has, such as 王秀英, are drawn from Droid
+Sans Fallback (``fonts-droid-fallback``) when it is installed. Fonts are embedded as subsets.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+
+import reportlab
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from kiosk import qr
+from register.labels import LabelStock, PlacedLabel
+from register.printing import RegisterGroup, RegisterRow
+
+MARKING = "OFFICIAL-SENSITIVE: personal data"
+A4_WIDTH, A4_HEIGHT = 210 * mm, 297 * mm
+GREY, LINE, INK = (0.91, 0.93, 0.95), (0.72, 0.76, 0.80), (0.04, 0.10, 0.17)
+MUTED = (0.29, 0.35, 0.41)
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+FALLBACK = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+VERA = Path(reportlab.__file__).parent / "fonts"
+
+
+@dataclass(frozen=True)
+class Fonts:
+    sans: str
+    bold: str
+    mono: str
+    fallback: str | None
+
+
+@lru_cache(maxsize=1)
+def fonts() -> Fonts:
+    """Register the fonts once per process."""
+    if (DEJAVU / "DejaVuSans.ttf").exists():
+        files = {"Sans": DEJAVU / "DejaVuSans.ttf", "Sans-Bold": DEJAVU / "DejaVuSans-Bold.ttf",
+                 "Mono": DEJAVU / "DejaVuSansMono.ttf"}
+    else:
+        files = {"Sans": VERA / "Vera.ttf", "Sans-Bold": VERA / "VeraBd.ttf",
+                 "Mono": VERA / "VeraMono.ttf"} if (VERA / "VeraMono.ttf").exists() else {
+                 "Sans": VERA / "Vera.ttf", "Sans-Bold": VERA / "VeraBd.ttf"}
+    for name, path in files.items():
+        pdfmetrics.registerFont(TTFont(name, str(path)))
+    fallback = None
+    if FALLBACK.exists():
+        pdfmetrics.registerFont(TTFont("Fallback", str(FALLBACK)))
+        fallback = "Fallback"
+    return Fonts("Sans", "Sans-Bold", "Mono" if "Mono" in files else "Courier", fallback)
+
+
+@lru_cache(maxsize=8)
+def _glyphs(font: str) -> frozenset[int]:
+    face = getattr(pdfmetrics.getFont(font), "face", None)
+    return frozenset(face.charToGlyph) if face is not None else frozenset(range(256))
+
+
+def _runs(text: str, font: str) -> Iterator[tuple[str, str]]:
+    """``text`` cut into (font, text) runs: characters ``font`` lacks go to the fallback."""
+    fallback = fonts().fallback
+    have = _glyphs(font)
+    current, start = font, 0
+    for index, char in enumerate(text):
+        wanted = font if fallback is None or ord(char) in have or char.isspace() else fallback
+        if wanted != current and index > start:
+            yield current, text[start:index]
+            start = index
+        current = wanted
+    if start < len(text):
+        yield current, text[start:]
+
+
+def text_width(text: str, font: str, size: float) -> float:
+    return sum(pdfmetrics.stringWidth(part, name, size) for name, part in _runs(text, font))
+
+
+def draw_text(canvas: Canvas, x: float, y: float, text: str, font: str, size: float,
+              align: str = "left") -> None:
+    """Text on the baseline at ``y``, switching to the fallback font where it must."""
+    if align != "left":
+        width = text_width(text, font, size)
+        x -= width if align == "right" else width / 2
+    for name, part in _runs(text, font):
+        canvas.setFont(name, size)
+        canvas.drawString(x, y, part)
+        x += pdfmetrics.stringWidth(part, name, size)
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Lines of at most ``width``: by words, and inside a word only when it must."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and text_width(candidate, font, size) <= width:
+            lines[-1] = candidate
+            continue
+        while text_width(word, font, size) > width and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and text_width(word[:cut], font, size) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return lines or [""]
+
+
+def draw_qr(canvas: Canvas, code: str, x: float, top: float, size: float) -> None:
+    """The QR code for ``code`` as filled squares, its top-left corner at (x, top)."""
+    module = size / len(qr.matrix(code))
+    path = canvas.beginPath()
+    for row, column, length in qr.runs(code):
+        path.rect(x + column * module, top - (row + 1) * module, length * module, module)
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+# --- the register --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who printed what, when: on every page."""
+
+    school: str
+    title: str
+    subtitle: str
+    printed_by: str
+    printed_at: datetime
+    zone: tzinfo
+
+    def local(self, value: datetime, fmt: str) -> str:
+        return value.astimezone(self.zone).strftime(fmt)
+
+    @property
+    def printed_line(self) -> str:
+        return f"Printed {self.local(self.printed_at, '%a %d %b %Y, %H:%M')} by {self.printed_by}"
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: float  # mm
+
+
+# The printed page (templates/print/register.html) uses the same columns and widths.
+COLUMNS = (Column("Name", 38), Column("Category", 21), Column("Make and model", 29),
+           Column("IMEI(s)", 32), Column("Verified", 26), Column("Registered", 22),
+           Column("QR", 18))
+MARGIN_X, TABLE_TOP, TABLE_BOTTOM = 12 * mm, 36 * mm, 283 * mm  # from the page's top edge
+BODY, LEADING, PAD = 8.5, 10.5, 1.6 * mm
+QR_SIZE = 12 * mm
+HEADING_HEIGHT = 6.5 * mm
+
+
+@dataclass(frozen=True)
+class _Cells:
+    lines: list[list[tuple[str, str]]]  # per column: (font, text) lines
+    height: float
+
+
+def _cells(row: RegisterRow, stamp: Stamp) -> _Cells:
+    f = fonts()
+    name = row.name + ("" if row.active else " (left)")
+    if row.device_id is None:
+        texts = [[(f.sans, line) for line in wrap(name, f.sans, BODY, _inner(0))],
+                 [(f.sans, line) for line in wrap(row.category_label, f.sans, BODY, _inner(1))],
+                 [(f.sans, "No phone registered")], [], [], [], []]
+    else:
+        verified = ([(f.sans, "✓ " + stamp.local(row.verified_at, "%d %b %Y")),
+                     (f.sans, f"by {row.verified_by}")] if row.verified_at else
+                    [(f.bold, "Not yet")])
+        texts = [
+            [(f.sans, line) for line in wrap(name, f.sans, BODY, _inner(0))],
+            [(f.sans, line) for line in wrap(row.category_label, f.sans, BODY, _inner(1))],
+            [(f.sans, line) for line in wrap(row.make_and_model, f.sans, BODY, _inner(2))],
+            [(f.mono, imei) for imei in row.imeis],
+            verified,
+            [(f.sans, stamp.local(row.registered_at, "%d %b %Y") if row.registered_at else "")],
+            [],
+        ]
+    text_height = max(len(lines) for lines in texts) * LEADING + 2 * PAD
+    height = max(text_height, QR_SIZE + 2 * PAD) if row.device_id else text_height
+    return _Cells(texts, height)
+
+
+def _inner(column: int) -> float:
+    return COLUMNS[column].width * mm - 2 * PAD
+
+
+def _column_x(column: int) -> float:
+    return MARGIN_X + sum(c.width for c in COLUMNS[:column]) * mm
+
+
+@dataclass
+class _Page:
+    items: list[tuple[str, object]]  # ("heading", text) or ("row", (RegisterRow, _Cells))
+
+
+def paginate(groups: list[RegisterGroup], stamp: Stamp) -> list[_Page]:
+    """Rows onto pages: a row never splits, a heading never ends a page, and a group that
+    runs on to a new page says so."""
+    pages = [_Page([])]
+    room = TABLE_BOTTOM - TABLE_TOP
+    for group in groups:
+        first = True
+        for row in group.rows:
+            cells = _cells(row, stamp)
+            needed = cells.height + (HEADING_HEIGHT if first or not pages[-1].items else 0)
+            if needed > room and pages[-1].items:
+                pages.append(_Page([]))
+                room = TABLE_BOTTOM - TABLE_TOP
+            if first or not pages[-1].items:
+                heading = f"{group.label} · {len(group.rows)}" + ("" if first else " (continued)")
+                pages[-1].items.append(("heading", heading))
+                room -= HEADING_HEIGHT
+                first = False
+            pages[-1].items.append(("row", (row, cells)))
+            room -= cells.height
+    return pages
+
+
+def register_pdf(groups: list[RegisterGroup], stamp: Stamp) -> bytes:
+    """The printed register as a PDF: A4 portrait, same header, columns and order."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(A4_WIDTH, A4_HEIGHT), pageCompression=1,
+                    initialFontName=fonts().sans)
+    canvas.setTitle(stamp.title)
+    canvas.setAuthor(stamp.school)
+    canvas.setCreator("Phone register")
+    pages = paginate(groups, stamp)
+    total = sum(len(g.rows) for g in groups)
+    for number, page in enumerate(pages, start=1):
+        _page_frame(canvas, stamp, number, len(pages), total)
+        y = A4_HEIGHT - TABLE_TOP
+        if not page.items:
+            draw_text(canvas, MARGIN_X + PAD, y - 6 * mm, "Nobody on the register matches "
+                      "this choice.", fonts().sans, 10)
+        for kind, item in page.items:
+            if kind == "heading":
+                y = _draw_heading(canvas, str(item), y)
+            else:
+                row, cells = item  # type: ignore[misc]
+                y = _draw_row(canvas, row, cells, y)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _page_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int, total: int) -> None:
+    f = fonts()
+    canvas.setFillColorRGB(*INK)
+    draw_text(canvas, A4_WIDTH / 2, A4_HEIGHT - 8 * mm, MARKING, f.bold, 9, "center")
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 16 * mm, stamp.school, f.bold, 13)
+    draw_text(canvas, A4_WIDTH - MARGIN_X, A4_HEIGHT - 16 * mm, stamp.title, f.bold, 13, "right")
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 21.5 * mm,
+              f"{stamp.subtitle} · {total} record{'s' if total != 1 else ''}", f.sans, 9)
+    canvas.setFillColorRGB(*MUTED)
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 26 * mm, stamp.printed_line, f.sans, 8)
+    # Column titles, repeated on every page.
+    top = A4_HEIGHT - 29 * mm
+    canvas.setFillColorRGB(*GREY)
+    canvas.rect(MARGIN_X, A4_HEIGHT - TABLE_TOP, A4_WIDTH - 2 * MARGIN_X,
+                top - (A4_HEIGHT - TABLE_TOP), stroke=0, fill=1)
+    canvas.setFillColorRGB(*INK)
+    for index, column in enumerate(COLUMNS):
+        draw_text(canvas, _column_x(index) + PAD, top - 4.6 * mm, column.title, f.bold, 8)
+    # Foot of the page.
+    canvas.setFillColorRGB(*INK)
+    draw_text(canvas, A4_WIDTH / 2, 8 * mm, MARKING, f.bold, 9, "center")
+    canvas.setFillColorRGB(*MUTED)
+    draw_text(canvas, MARGIN_X, 8 * mm, stamp.printed_line, f.sans, 7)
+    draw_text(canvas, A4_WIDTH - MARGIN_X, 8 * mm, f"Page {number} of {pages}", f.sans, 8,
+              "right")
+    canvas.setFillColorRGB(*INK)
+
+
+def _draw_heading(canvas: Canvas, text: str, y: float) -> float:
+    canvas.setFillColorRGB(0.96, 0.97, 0.98)
+    canvas.rect(MARGIN_X, y - HEADING_HEIGHT, A4_WIDTH - 2 * MARGIN_X, HEADING_HEIGHT,
+                stroke=0, fill=1)
+    canvas.setFillColorRGB(*INK)
+    draw_text(canvas, MARGIN_X + PAD, y - HEADING_HEIGHT + 2 * mm, text, fonts().bold, 9.5)
+    canvas.setStrokeColorRGB(*INK)
+    canvas.setLineWidth(0.8)
+    canvas.line(MARGIN_X, y - HEADING_HEIGHT, A4_WIDTH - MARGIN_X, y - HEADING_HEIGHT)
+    return y - HEADING_HEIGHT
+
+
+def _draw_row(canvas: Canvas, row: RegisterRow, cells: _Cells, y: float) -> float:
+    canvas.setFillColorRGB(*INK)
+    for index, lines in enumerate(cells.lines):
+        baseline = y - PAD - BODY
+        for font, text in lines:
+            draw_text(canvas, _column_x(index) + PAD, baseline, text, font, BODY)
+            baseline -= LEADING
+    if row.device_id:
+        draw_qr(canvas, row.label_code, _column_x(len(COLUMNS) - 1) + PAD, y - PAD, QR_SIZE)
+    bottom = y - cells.height
+    canvas.setStrokeColorRGB(*LINE)
+    canvas.setLineWidth(0.4)
+    canvas.line(MARGIN_X, bottom, A4_WIDTH - MARGIN_X, bottom)
+    return bottom
+
+
+# --- label sheets --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """Where things go inside one label, in mm from its top-left corner."""
+
+    qr: float  # QR side
+    inset: float  # label edge to QR
+    code_size: float  # points
+    initials_size: float
+    hint: bool  # room for "Scan at the phone lockers"
+
+
+def label_style(stock: LabelStock) -> LabelStyle:
+    if stock.height >= 30:
+        return LabelStyle(qr=27, inset=4, code_size=11, initials_size=16, hint=True)
+    return LabelStyle(qr=16, inset=2.6, code_size=7, initials_size=10, hint=False)
+
+
+def labels_pdf(placed: list[PlacedLabel], stock: LabelStock, title: str) -> bytes:
+    """Label sheets: each label's QR and text at its stock's exact position."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(stock.page[0] * mm, stock.page[1] * mm), pageCompression=1,
+                    initialFontName=fonts().sans)
+    canvas.setTitle(title)
+    sheets = max((p.sheet for p in placed), default=0) + 1
+    for sheet in range(sheets):
+        for item in (p for p in placed if p.sheet == sheet):
+            _draw_label(canvas, stock, item)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_label(canvas: Canvas, stock: LabelStock, item: PlacedLabel) -> None:
+    f = fonts()
+    style = label_style(stock)
+    page_height = stock.page[1] * mm
+    left, top = item.x * mm, page_height - item.y * mm
+    qr_top = top - (stock.height - style.qr) / 2 * mm
+    draw_qr(canvas, item.label.code, left + style.inset * mm, qr_top, style.qr * mm)
+    text_x = left + (style.inset + style.qr + style.inset * 0.6) * mm
+    middle = top - stock.height / 2 * mm
+    canvas.setFillColorRGB(0, 0, 0)
+    draw_text(canvas, text_x, middle + style.code_size * 0.25, item.label.code, f.mono,
+              style.code_size)
+    draw_text(canvas, text_x, middle - style.initials_size * 1.05, item.label.initials, f.bold,
+              style.initials_size)
+    if style.hint:
+        canvas.setFillColorRGB(*MUTED)
+        draw_text(canvas, text_x, top - (stock.height - 4.5) * mm, "Scan at the phone lockers",
+                  f.sans, 5.5)
+
+
+def alignment_pdf(stock: LabelStock) -> bytes:
+    """A test print on plain paper: every label's outline, centre and number, and a ruler.
+    Held over a sheet of labels against the light, the boxes should sit on the labels."""
+    f = fonts()
+    buffer = io.BytesIO()
+    width, height = stock.page[0] * mm, stock.page[1] * mm
+    canvas = Canvas(buffer, pagesize=(width, height), initialFontName=f.sans)
+    canvas.setTitle(f"Label alignment test: {stock.name}")
+    canvas.setLineWidth(0.3)
+    canvas.setStrokeColorRGB(0, 0, 0)
+    for index in range(stock.per_sheet):
+        x, y = stock.position(index)
+        left, top = x * mm, height - y * mm
+        canvas.rect(left, top - stock.height * mm, stock.width * mm, stock.height * mm)
+        cx, cy = left + stock.width / 2 * mm, top - stock.height / 2 * mm
+        canvas.line(cx - 2 * mm, cy, cx + 2 * mm, cy)
+        canvas.line(cx, cy - 2 * mm, cx, cy + 2 * mm)
+        draw_text(canvas, left + 1.5 * mm, top - 4 * mm, str(index + 1), f.sans, 6)
+    # Two lines in the top margin, and a 100 mm scale in the bottom one: a printer that
+    # shrinks the page to fit shows it there.
+    canvas.setFillColorRGB(0, 0, 0)
+    draw_text(canvas, width / 2, height - stock.top * mm * 0.45, f"Alignment test: "
+              f"{stock.name}. Top margin {stock.top:g} mm, left margin {stock.left:g} mm.",
+              f.sans, 6.5, "center")
+    draw_text(canvas, width / 2, height - stock.top * mm * 0.75, "Print at Actual size (100%) "
+              "on plain paper, lay it on a sheet of labels and hold both up to the light: "
+              "each box should sit on a label.", f.sans, 6.5, "center")
+    bar_y, bar_x = stock.top * mm * 0.5, width / 2 - 50 * mm
+    canvas.line(bar_x, bar_y, bar_x + 100 * mm, bar_y)
+    for tick in range(11):
+        canvas.line(bar_x + tick * 10 * mm, bar_y, bar_x + tick * 10 * mm,
+                    bar_y + (2 if tick % 5 else 3) * mm)
+    draw_text(canvas, bar_x + 101.5 * mm, bar_y, "100 mm", f.sans, 6.5)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

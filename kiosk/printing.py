@@ -1,0 +1,216 @@
+"""Printing for the office: the IMEI register (page, PDF, CSV), phone labels, each person's
+IMEI record slip and the lost or stolen phone report. Every one is written to the audit trail
+with how many records it held, never an IMEI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
+from sqlalchemy import select
+
+from kiosk import pdf, qr
+from kiosk.auth import actor, roles_required
+from kiosk.extensions import db
+from register import audit, exports, labels, printing
+from register.errors import RegisterError
+from register.models import Category, Device, Person, Role, utc_now
+
+bp = Blueprint("printing", __name__, url_prefix="/print")
+
+REGISTER_TITLE = "Phone IMEI register"
+CSV_HEADER = ("name", "category", "status", "badge_id", "email", "make", "model", "imei",
+              "imei2", "label_code", "registered", "registered_by", "verified", "verified_by")
+
+
+@bp.before_request
+@roles_required(Role.OFFICE)
+def require_office() -> None:
+    """Personal data on paper: the office and admins only."""
+
+
+@bp.after_request
+def not_cached(response: Response) -> Response:
+    # IMEIs and names: no copy left in a shared browser's cache or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_filter("css_string")
+def css_string(text: str) -> str:
+    """``text`` as a quoted CSS string, for @page margin boxes: no way out of the quotes."""
+    escaped = "".join(ch if ch.isalnum() or ch in " .,:;()-/'" else f"\\{ord(ch):x} "
+                      for ch in text)
+    return Markup(f'"{escaped}"')  # nothing HTML-special is left unescaped
+
+
+@bp.app_template_filter("qr_svg")
+def qr_svg(code: str, size: str = "100%") -> Markup:
+    return qr.svg(code, size)
+
+
+def _record(action: str, count: int, detail: str = "", subject: str = "") -> None:
+    """Who printed or exported what, and how many records: never the IMEIs themselves."""
+    noun = "record" if count == 1 else "records"
+    audit.record(db.session, actor(), action, subject,
+                 f"{count} {noun}" + (f"; {detail}" if detail else ""))
+    db.session.commit()
+
+
+def _stamp(title: str, subtitle: str, now: datetime) -> pdf.Stamp:
+    return pdf.Stamp(school=current_app.config["SCHOOL_NAME"], title=title, subtitle=subtitle,
+                     printed_by=g.user.username, printed_at=now,
+                     zone=current_app.extensions["school_zone"])
+
+
+def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/")
+def index() -> str:
+    return render_template(
+        "print/index.html", categories=list(Category), stocks=labels.STOCKS.values(),
+        statuses=printing.STATUSES, verified=printing.VERIFIED, which=labels.WHICH,
+        people=_people_with_phones())
+
+
+def _people_with_phones() -> list[Person]:
+    has_phone = select(Device.owner_id).where(Device.retired_at.is_(None))
+    found = db.session.scalars(select(Person).where(Person.active, Person.id.in_(has_phone)))
+    return sorted(found, key=lambda p: printing.name_key(p.name))
+
+
+# --- the register --------------------------------------------------------------------------
+
+def _register() -> tuple[printing.RegisterFilter, list[printing.RegisterRow]]:
+    wanted = printing.RegisterFilter.from_args(request.args)
+    return wanted, printing.register_rows(db.session, wanted)
+
+
+@bp.route("/register")
+def register_page() -> str:
+    wanted, rows = _register()
+    now = utc_now()
+    _record("print.register", len(rows), wanted.describe())
+    return render_template(
+        "print/register.html", groups=printing.group_by_category(rows), total=len(rows),
+        wanted=wanted, stamp=_stamp(REGISTER_TITLE, wanted.describe(), now),
+        categories=list(Category), statuses=printing.STATUSES, verified=printing.VERIFIED,
+        columns=pdf.COLUMNS, marking=pdf.MARKING)
+
+
+@bp.route("/register.pdf")
+def register_pdf() -> Response:
+    wanted, rows = _register()
+    now = utc_now()
+    body = pdf.register_pdf(printing.group_by_category(rows),
+                            _stamp(REGISTER_TITLE, wanted.describe(), now))
+    _record("print.register_pdf", len(rows), wanted.describe())
+    return _download(body, "application/pdf", f"imei-register-{now:%Y-%m-%d}.pdf")
+
+
+@bp.route("/register.csv")
+def register_csv() -> Response:
+    wanted, rows = _register()
+    zone = current_app.extensions["school_zone"]
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    people = {p.id: p for p in db.session.scalars(
+        select(Person).where(Person.id.in_({r.person_id for r in rows})))}
+    devices = {d.id: d for d in db.session.scalars(
+        select(Device).where(Device.id.in_({r.device_id for r in rows if r.device_id})))}
+    lines = []
+    for row in rows:
+        person = people[row.person_id]
+        device = devices.get(row.device_id or 0)
+        lines.append([
+            row.name, row.category_label, "active" if row.active else "left",
+            person.badge_id or "", person.email, row.make, row.model,
+            row.imeis[0] if row.imeis else "", row.imeis[1] if len(row.imeis) > 1 else "",
+            row.label_code, when(row.registered_at), device.registered_by if device else "",
+            when(row.verified_at), row.verified_by or "",
+        ])
+    body = exports.csv_text(CSV_HEADER, lines)
+    _record("export.register_csv", len(rows), wanted.describe())
+    return _download(body.encode("utf-8"), "text/csv; charset=utf-8",
+                     f"imei-register-{utc_now():%Y-%m-%d}.csv")
+
+
+# --- labels --------------------------------------------------------------------------------
+
+def _labels() -> tuple[labels.LabelRequest, list[labels.Label]]:
+    wanted = labels.LabelRequest.from_args(request.args)
+    return wanted, labels.labels_for(db.session, wanted, current_app.extensions["school_zone"])
+
+
+@bp.route("/labels")
+def labels_page() -> Any:
+    wanted, found = _labels()
+    placed = labels.lay_out(found, wanted.stock, wanted.start)
+    sheets = [[p for p in placed if p.sheet == n]
+              for n in range(max((p.sheet for p in placed), default=-1) + 1)]
+    _record("print.labels", len(found), f"{wanted.describe()}; {wanted.stock.key}")
+    return render_template("print/labels.html", wanted=wanted, sheets=sheets, count=len(found),
+                           style=pdf.label_style(wanted.stock))
+
+
+@bp.route("/labels.pdf")
+def labels_pdf() -> Any:
+    wanted, found = _labels()
+    if not found:
+        flash("No phones match that choice, so there are no labels to print.", "error")
+        return redirect(url_for("printing.index"))
+    body = pdf.labels_pdf(labels.lay_out(found, wanted.stock, wanted.start), wanted.stock,
+                          f"Phone labels: {wanted.describe()}")
+    _record("print.labels_pdf", len(found), f"{wanted.describe()}; {wanted.stock.key}")
+    return _download(body, "application/pdf",
+                     f"phone-labels-{wanted.stock.key}-{utc_now():%Y-%m-%d}.pdf")
+
+
+@bp.route("/labels/alignment.pdf")
+def alignment_pdf() -> Response:
+    stock = labels.STOCKS.get(request.args.get("stock", ""), labels.STOCKS[labels.DEFAULT_STOCK])
+    _record("print.label_alignment", 0, stock.key)
+    return _download(pdf.alignment_pdf(stock), "application/pdf",
+                     f"label-alignment-{stock.key}.pdf")
+
+
+# --- one person ----------------------------------------------------------------------------
+
+@bp.route("/people/<int:person_id>/imei-slip")
+def imei_slip(person_id: int) -> str:
+    person = db.session.get(Person, person_id) or abort(404)
+    devices = person.current_devices
+    _record("print.imei_slip", len(devices), subject=f"person:{person.id}")
+    return render_template("print/slip.html", person=person, devices=devices,
+                           stamp=_stamp("IMEI record", "", utc_now()), marking=pdf.MARKING)
+
+
+@bp.route("/devices/<int:device_id>/lost-report")
+def lost_report(device_id: int) -> str:
+    try:
+        report = printing.lost_phone_report(db.session, device_id)
+    except RegisterError:
+        abort(404)
+    _record("print.lost_report", 1, subject=f"device:{device_id}")
+    return render_template("print/lost.html", report=report,
+                           stamp=_stamp("Lost or stolen phone", "", utc_now()),
+                           marking=pdf.MARKING)
