@@ -23,9 +23,10 @@ run: $(INSTALLED)
 	$(BIN)/flask --app kiosk seed-demo --base-url http://localhost:$(PORT) --token-file $(AGENT_TOKEN)
 	$(BIN)/python scripts/run-demo --port $(PORT) --token-file $(AGENT_TOKEN)
 
-# Debian's Chromium drives the browser tests (Playwright's own download cannot run here).
+# Debian packages for the tests: Chromium drives the browser tests (Playwright's own download
+# cannot run here), poppler-utils renders PDFs to images, and the fonts the PDFs embed.
 browser:
-	@command -v chromium >/dev/null || ./scripts/install-chromium
+	@./scripts/install-system-deps
 
 test: $(INSTALLED) browser lint test-sqlite test-postgres
 
