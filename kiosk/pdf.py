@@ -155,8 +155,8 @@ class Column:
 
 
 # The printed page (templates/print/register.html) uses the same columns and widths.
-COLUMNS = (Column("Name", 38), Column("Category", 21), Column("Make and model", 29),
-           Column("IMEI(s)", 32), Column("Verified", 26), Column("Registered", 22),
+COLUMNS = (Column("Name", 37), Column("Category", 19), Column("Make and model", 29),
+           Column("IMEI(s)", 32), Column("Verified", 27), Column("Registered", 24),
            Column("QR", 18))
 MARGIN_X, TABLE_TOP, TABLE_BOTTOM = 12 * mm, 36 * mm, 283 * mm  # from the page's top edge
 BODY, LEADING, PAD = 8.5, 10.5, 1.6 * mm
@@ -171,28 +171,26 @@ class _Cells:
 
 
 def _cells(row: RegisterRow, stamp: Stamp) -> _Cells:
+    """Each column's lines, wrapped to its width as the browser wraps the printed page."""
     f = fonts()
     name = row.name + ("" if row.active else " (left)")
     if row.device_id is None:
-        texts = [[(f.sans, line) for line in wrap(name, f.sans, BODY, _inner(0))],
-                 [(f.sans, line) for line in wrap(row.category_label, f.sans, BODY, _inner(1))],
-                 [(f.sans, "No phone registered")], [], [], [], []]
+        texts: list[list[tuple[str, str]]] = [[(f.sans, name)], [(f.sans, row.category_label)],
+                                              [(f.sans, "No phone registered")], [], [], [], []]
     else:
         verified = ([(f.sans, "✓ " + stamp.local(row.verified_at, "%d %b %Y")),
                      (f.sans, f"by {row.verified_by}")] if row.verified_at else
                     [(f.bold, "Not yet")])
-        texts = [
-            [(f.sans, line) for line in wrap(name, f.sans, BODY, _inner(0))],
-            [(f.sans, line) for line in wrap(row.category_label, f.sans, BODY, _inner(1))],
-            [(f.sans, line) for line in wrap(row.make_and_model, f.sans, BODY, _inner(2))],
-            [(f.mono, imei) for imei in row.imeis],
-            verified,
-            [(f.sans, stamp.local(row.registered_at, "%d %b %Y") if row.registered_at else "")],
-            [],
-        ]
-    text_height = max(len(lines) for lines in texts) * LEADING + 2 * PAD
+        registered = stamp.local(row.registered_at, "%d %b %Y") if row.registered_at else ""
+        texts = [[(f.sans, name)], [(f.sans, row.category_label)],
+                 [(f.sans, row.make_and_model)], [(f.mono, imei) for imei in row.imeis],
+                 verified, [(f.sans, registered)], []]
+    wrapped = [[(font, line) for font, text in lines
+                for line in wrap(text, font, BODY, _inner(index))]
+               for index, lines in enumerate(texts)]
+    text_height = max(len(lines) for lines in wrapped) * LEADING + 2 * PAD
     height = max(text_height, QR_SIZE + 2 * PAD) if row.device_id else text_height
-    return _Cells(texts, height)
+    return _Cells(wrapped, height)
 
 
 def _inner(column: int) -> float:
@@ -280,7 +278,6 @@ def _page_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int, total: in
     canvas.setFillColorRGB(*INK)
     draw_text(canvas, A4_WIDTH / 2, 8 * mm, MARKING, f.bold, 9, "center")
     canvas.setFillColorRGB(*MUTED)
-    draw_text(canvas, MARGIN_X, 8 * mm, stamp.printed_line, f.sans, 7)
     draw_text(canvas, A4_WIDTH - MARGIN_X, 8 * mm, f"Page {number} of {pages}", f.sans, 8,
               "right")
     canvas.setFillColorRGB(*INK)

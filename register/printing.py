@@ -158,7 +158,7 @@ def lost_phone_report(session: Session, device_id: int) -> LostPhoneReport:
         select(Deposit).where(Deposit.device_id == device.id, Deposit.collected_at.is_not(None))
         .order_by(Deposit.collected_at.desc(), Deposit.id.desc()).limit(1)
     ).first()
-    kiosks = dict(session.execute(select(Kiosk.id, Kiosk.name)).tuples().all())
+    kiosks: dict[int, str] = {k.id: k.name for k in session.scalars(select(Kiosk))}
     deposited_visit = collected_visit = None
     if last is not None:
         deposited_visit = LockerVisit(last.deposited_at, last.locker.display_name,
