@@ -2,6 +2,9 @@
 // the hidden, always-focused input; the on-screen keypad is the fallback when a scanner fails.
 // Scans made on the kiosk agent's readers, and warnings about readers and doors, arrive by
 // polling /kiosk/events about once a second and are shown exactly like the page's own scans.
+// "I need my phone today" asks SLT for an exception: a scan that only identifies the person,
+// then three touch steps (why, in a few words, until when). The reason is typed on an
+// on-screen keyboard; a USB scanner's typing still goes to the hidden input, never into it.
 (() => {
   "use strict";
   const body = document.body;
@@ -10,9 +13,12 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const scanner = $("scan");
-  const screens = ["idle", "busy", "result", "keypad"];
+  const screens = ["idle", "busy", "result", "keypad", "ask-scan", "ask"];
   const TITLES = { deposited: "Phone locked away", collected: "Phone collected",
-                   choose: "Choose a phone", refused: "Sorry, that did not work" };
+                   choose: "Choose a phone", refused: "Sorry, that did not work",
+                   on_duty: "On duty with your phone", off_duty: "Signed out",
+                   requested: "Request sent", pending: "Already asked",
+                   agreed: "Already agreed by SLT" };
   // A refusal names what went wrong; the message below it says what to do.
   const REFUSED = {
     unknown: "Code not recognised", unregistered: "Phone not on the register",
@@ -22,7 +28,13 @@
     unpaired: "Kiosk not set up", offline: "No connection", lock_failed: "Locker did not open",
     scan_time: "Scan not recorded",
   };
-  const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!" };
+  // Text icons the Pi's DejaVu fonts have; "phone" is the page's own SVG.
+  const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!", on_duty: "phone",
+                  off_duty: "→", requested: "✓", pending: "…", agreed: "phone" };
+  const TIMES = { deposited: "Locked away at", collected: "Collected at", on_duty: "On duty from",
+                  off_duty: "Signed out at" };
+  const ASK_IDLE_SECONDS = 60; // a form left untouched this long goes back to idle
+  const SHOW_COUNTDOWN_FROM = 15;
   const REPEAT_MS = 1000; // the same code again within this is the scanner repeating itself
   const RETRY_MS = [400, 1200]; // a scan that could not be sent is retried with the same key
   const POLL_MS = 1000;
@@ -30,6 +42,10 @@
   const OFFLINE = { kind: "offline",
                     message: "No connection to the school server — please see the office" };
   let idleTimer = null, countdownTimer = null, typed = "";
+  // "scan": a scan deposits or collects; "ask": it only identifies; "form": a request is being
+  // made for askCode, whose own badge scanned again is ignored.
+  let mode = "scan";
+  let ask = null;
   let lastScan = { code: "", at: 0 };
   let latestRequest = 0;
   let eventsAfter = Number(body.dataset.eventsAfter || 0);
@@ -37,6 +53,7 @@
 
   function show(name) {
     screens.forEach((s) => { $(s).hidden = s !== name; });
+    body.classList.toggle("asking", name === "ask"); // the form needs the demo strip's room
   }
 
   function keepFocus() {
@@ -55,37 +72,98 @@
   function goIdle() {
     stopTimers();
     typed = ""; $("typed").textContent = "";
+    mode = "scan"; ask = null;
     show("idle"); keepFocus();
   }
 
-  function idleAfter(seconds) {
+  // Back to idle after ``seconds``; the countdown shows in ``counters`` for the last
+  // ``showFrom`` seconds (results show it all along).
+  function idleAfter(seconds, counters = [$("countdown")], showFrom = seconds) {
     stopTimers();
-    let left = seconds;
-    $("countdown").textContent = `(${left})`;
-    countdownTimer = setInterval(() => {
-      left -= 1; $("countdown").textContent = left > 0 ? `(${left})` : "";
-    }, 1000);
+    const deadline = Date.now() + seconds * 1000; // from the clock: timers can run late
+    const paint = () => {
+      const left = Math.ceil((deadline - Date.now()) / 1000);
+      counters.forEach((counter) => {
+        counter.textContent = left > 0 && left <= showFrom ? `(${left})` : "";
+      });
+    };
+    paint();
+    countdownTimer = setInterval(paint, 1000);
     idleTimer = setTimeout(goIdle, seconds * 1000);
+  }
+
+  // Forms wait for a minute without a touch; every touch starts the minute again.
+  function idleAfterNoTouch() {
+    idleAfter(ASK_IDLE_SECONDS, [...document.querySelectorAll(".ask-countdown")],
+              SHOW_COUNTDOWN_FROM);
+  }
+
+  function setIcon(element, icon) {
+    if (icon === "phone") {
+      element.innerHTML = '<svg class="icon" aria-hidden="true"><use href="#icon-phone"/></svg>';
+    } else {
+      element.textContent = icon;
+    }
   }
 
   function showResult(data) {
     const outcome = data.outcome in TITLES ? data.outcome : "refused";
+    const exception = data.exception || (outcome === "agreed" ? data.request : null);
     const panel = $("result");
     panel.className = `screen result ${outcome}`;
-    $("result-icon").textContent = ICONS[outcome];
+    mode = "scan";
+    setIcon($("result-icon"), ICONS[outcome]);
     $("result-title").textContent =
       outcome === "refused" ? REFUSED[data.reason] || TITLES.refused : TITLES[outcome];
     $("done-label").textContent = outcome === "choose" ? "Cancel" : "Done";
     $("result-locker").textContent = data.locker != null ? `Locker ${data.locker}` : "";
-    $("result-message").textContent = data.message || "";
-    $("result-time").textContent = data.time && outcome !== "refused" && outcome !== "choose"
-      ? `${outcome === "deposited" ? "Locked away" : "Collected"} at ${data.time}` : "";
+    $("result-until").textContent =
+      isOnDuty(outcome) && exception ? `until ${exception.until}` : "";
+    $("result-message").textContent = resultMessage(outcome, data, exception);
+    $("result-detail").textContent = detailLine(outcome, data, exception);
+    $("result-conditions").textContent =
+      exception && exception.conditions ? `Conditions: ${exception.conditions}` : "";
+    $("result-time").textContent = data.time && TIMES[outcome]
+      ? `${TIMES[outcome]} ${data.time}` : "";
     const choices = $("choices");
     choices.replaceChildren();
     (data.choices || []).forEach((choice) => choices.append(choiceButton(choice)));
+    // Someone who has just locked their phone away may still need to ask for it today.
+    $("result-ask").hidden = !(outcome === "deposited" || outcome === "agreed");
+    $("result-ask-label").textContent =
+      outcome === "agreed" ? "Ask for something else" : "I need my phone today";
     show("result");
-    idleAfter(outcome === "choose" ? idleSeconds * 2 : idleSeconds);
+    const long = ["choose", "on_duty", "requested", "pending", "agreed"].includes(outcome);
+    idleAfter(long ? idleSeconds * 2 : idleSeconds);
     keepFocus();
+  }
+
+  // What the screen says in words. Agreed exceptions are shown from their parts (who, until
+  // when, conditions), so nothing is said twice.
+  function resultMessage(outcome, data, exception) {
+    if (isOnDuty(outcome) && exception) {
+      return `${data.person || ""} · agreed by ${exception.approved_by}`.replace(/^ · a/, "A");
+    }
+    const message = data.message || "";
+    if (outcome === "collected") { // the duty sentence has a line of its own below
+      return message.replace(/\s*(You are now off duty\.|You may keep it until .*)$/, "");
+    }
+    return message;
+  }
+
+  const isOnDuty = (outcome) => outcome === "on_duty" || outcome === "agreed";
+
+  // A second line: what the collection means for duty, or what was asked.
+  function detailLine(outcome, data, exception) {
+    if (outcome === "collected" && exception) {
+      return `You may keep it until ${exception.until}, as agreed by ${exception.approved_by}.`;
+    }
+    if (outcome === "collected" && data.off_duty) return "→ You are now off duty.";
+    if (outcome === "requested" && data.request) {
+      return `You asked: ${data.request.category}, ${data.request.window}.`;
+    }
+    if (outcome === "agreed") return "Scan as usual: there is no need to ask again.";
+    return "";
   }
 
   // One phone to choose: its name, and where it is now (so a tap there collects it).
@@ -127,16 +205,34 @@
     code = code.trim();
     if (!code || isRepeat(code)) return;
     const request = ++latestRequest;
+    mode = "scan"; ask = null;
     stopTimers();
     show("busy");
     const answer = await post({ code, key: newKey(), source: "page" });
     if (request === latestRequest) showResult(answer); // else a newer scan has taken over
   }
 
-  async function post(payload) {
+  // Every code, from the scanner, the keypad or a demo button, comes here: what it does
+  // depends on what the screen is asking for.
+  function take(code) {
+    code = code.trim();
+    if (!code) return;
+    if (mode === "ask") {
+      identify(code);
+    } else if (mode === "form" && sameCode(code, ask.code)) {
+      // The person asking scanned again: their form stays as it is.
+    } else {
+      send(code);
+    }
+  }
+
+  const sameCode = (a, b) => a.replace(/\s+/g, "").toUpperCase()
+    === b.replace(/\s+/g, "").toUpperCase();
+
+  async function post(payload, url = body.dataset.scanUrl) {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const response = await fetch(body.dataset.scanUrl, {
+        const response = await fetch(url, {
           method: "POST",
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
           body: JSON.stringify(payload),
@@ -209,7 +305,7 @@
   function takeScannerCode() {
     const code = scanner.value;
     scanner.value = "";
-    send(code);
+    take(code);
   }
 
   // Enter, Tab, or CR/LF sent as Ctrl+M / Ctrl+J, ends a code.
@@ -227,7 +323,7 @@
     const parts = scanner.value.split(/[\t\r\n]/);
     if (parts.length === 1) return;
     scanner.value = parts.pop();
-    parts.forEach(send);
+    parts.forEach(take);
   });
   // Typing that lands elsewhere (a button kept focus) belongs to the scanner.
   document.addEventListener("keydown", (event) => {
@@ -250,15 +346,195 @@
     button.addEventListener("click", () => { typed += key; $("typed").textContent = typed; });
     $("keys").insertBefore(button, $("key-cancel"));
   });
-  $("open-keypad").addEventListener("click", () => { show("keypad"); idleAfter(60); });
+  function openKeypad() { show("keypad"); idleAfterNoTouch(); }
+  $("open-keypad").addEventListener("click", openKeypad);
   $("key-cancel").addEventListener("click", goIdle);
   $("key-delete").addEventListener("click", () => {
     typed = typed.slice(0, -1); $("typed").textContent = typed;
   });
-  $("key-enter").addEventListener("click", () => { const code = typed; typed = ""; send(code); });
+  $("key-enter").addEventListener("click", () => {
+    const code = typed; typed = ""; $("typed").textContent = ""; take(code);
+  });
   $("done").addEventListener("click", goIdle);
   document.querySelectorAll(".demo-code").forEach((button) =>
-    button.addEventListener("click", () => send(button.dataset.code)));
+    button.addEventListener("click", () => take(button.dataset.code)));
+
+  // --- asking for an exception ---------------------------------------------------------------
+
+  function startAsking() {
+    ++latestRequest; // an answer still on its way is no longer wanted
+    mode = "ask"; ask = null;
+    show("ask-scan");
+    idleAfterNoTouch();
+    keepFocus();
+  }
+
+  async function identify(code) {
+    if (isRepeat(code)) return;
+    const request = ++latestRequest;
+    stopTimers();
+    show("busy");
+    const answer = await post({ code }, body.dataset.identifyUrl);
+    if (request !== latestRequest) return;
+    if (answer.outcome !== "identified") { showResult(answer); return; }
+    if (answer.request && answer.request.status === "pending") {
+      showResult({ ...answer, outcome: "pending" });
+      return;
+    }
+    ask = { code, person: answer.person, windows: answer.windows, category: null, reason: "",
+            window: null, shift: true };
+    if (answer.request) { // already agreed: say so, and offer to ask for something else
+      showResult({ ...answer, outcome: "agreed" });
+      return;
+    }
+    openForm();
+  }
+
+  function openForm() {
+    mode = "form";
+    $("ask-who").textContent = ask.person;
+    ask.window = null;
+    step("category");
+    show("ask");
+    idleAfterNoTouch();
+  }
+
+  const STEPS = {
+    category: "1 of 3: Why do you need your phone?",
+    reason: "2 of 3: Say briefly why",
+    window: "3 of 3: Until when?",
+  };
+
+  function step(name) {
+    ask.step = name;
+    Object.keys(STEPS).forEach((s) => { $(`step-${s}`).hidden = s !== name; });
+    $("ask-title").textContent = STEPS[name];
+    document.querySelectorAll("[data-category]").forEach((button) => {
+      button.setAttribute("aria-pressed", String(button.dataset.category === ask.category));
+    });
+    if (name === "reason") paintReason();
+    if (name === "window") paintWindows();
+  }
+
+  function back() {
+    if (ask.step === "window") step("reason");
+    else if (ask.step === "reason") step("category");
+    else startAsking();
+  }
+
+  // The reason, typed on the on-screen keyboard. A capital starts it, and each sentence.
+  const MAX_REASON = 120;
+  const ROWS = ["1234567890", "qwertyuiop", "asdfghjkl'", "zxcvbnm,.-"];
+
+  function paintReason() {
+    const shown = $("reason");
+    shown.textContent = ask.reason;
+    shown.classList.toggle("full", ask.reason.length >= MAX_REASON);
+    shown.scrollLeft = shown.scrollWidth; // the end of a long reason, where typing happens
+    const upper = ask.shift;
+    document.querySelectorAll("#qwerty [data-key]").forEach((button) => {
+      button.textContent = upper ? button.dataset.key.toUpperCase() : button.dataset.key;
+    });
+    $("key-shift").setAttribute("aria-pressed", String(upper));
+  }
+
+  function typeKey(key) {
+    if (ask.reason.length >= MAX_REASON) return;
+    ask.reason += ask.shift ? key.toUpperCase() : key;
+    ask.shift = false;
+    if (/[.!?] $/.test(ask.reason)) ask.shift = true;
+    paintReason();
+  }
+
+  ROWS.join("").split("").forEach((key) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.key = key;
+    button.textContent = key;
+    button.addEventListener("click", () => typeKey(key));
+    $("qwerty").insertBefore(button, $("key-shift"));
+  });
+  $("key-shift").addEventListener("click", () => { ask.shift = !ask.shift; paintReason(); });
+  $("key-space").addEventListener("click", () => {
+    if (ask.reason && !ask.reason.endsWith(" ")) typeKey(" ");
+  });
+  $("reason-delete").addEventListener("click", () => {
+    ask.reason = ask.reason.slice(0, -1);
+    ask.shift = ask.reason === "" || /[.!?] $/.test(ask.reason);
+    paintReason();
+  });
+  $("reason-next").addEventListener("click", () => step("window"));
+
+  function windowButton(choice) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = choice.label;
+    button.setAttribute("aria-pressed", String(ask.window === choice));
+    button.addEventListener("click", () => { ask.window = choice; paintWindows(); });
+    return button;
+  }
+
+  function paintWindows() {
+    const of = (kind) => ask.windows.filter((w) => w.kind === kind).map(windowButton);
+    $("windows-time").replaceChildren(...of("time"));
+    $("windows-days").replaceChildren(...of("days"));
+    const category = document.querySelector(`[data-category="${ask.category}"]`);
+    const until = ask.window ? ask.window.summary : "until when? Choose above";
+    $("ask-summary").textContent =
+      `You are asking: ${category ? category.textContent.trim() : "no reason chosen"}, `
+      + `“${ask.reason.trim() || "…"}”, ${until}.`;
+    $("ask-send").disabled = false;
+    $("ask-send").textContent = "Send to SLT ›";
+    askError("");
+  }
+
+  function askError(message) {
+    $("ask-error-text").textContent = message;
+    $("ask-error").hidden = !message;
+  }
+
+  async function sendRequest() {
+    const sendButton = $("ask-send");
+    if (sendButton.disabled) return;
+    if (!ask.window) { askError("Choose until when you need your phone."); return; }
+    sendButton.disabled = true; // one tap, one request
+    sendButton.textContent = "Sending…";
+    const request = ++latestRequest;
+    const answer = await post({
+      code: ask.code, category: ask.category || "", reason: ask.reason,
+      ends_on: ask.window ? ask.window.ends_on : null,
+      until: ask.window ? ask.window.until : null,
+    }, body.dataset.requestUrl);
+    if (request !== latestRequest) return;
+    if (answer.outcome === "refused" && (answer.reason === "invalid"
+                                         || answer.reason === "offline")) {
+      sendButton.disabled = false;
+      sendButton.textContent = "Send to SLT ›";
+      askError(answer.message); // the domain's own sentence: the form stays to fix it
+      idleAfterNoTouch();
+      return;
+    }
+    showResult(answer);
+  }
+
+  document.querySelectorAll(".ask-start").forEach((button) =>
+    button.addEventListener("click", () => {
+      if (ask && mode === "scan" && $("result").classList.contains("agreed")) openForm();
+      else startAsking();
+    }));
+  document.querySelectorAll(".ask-cancel").forEach((button) =>
+    button.addEventListener("click", goIdle));
+  $("ask-keypad").addEventListener("click", openKeypad);
+  $("ask-back").addEventListener("click", back);
+  document.querySelectorAll("[data-category]").forEach((button) =>
+    button.addEventListener("click", () => { ask.category = button.dataset.category; step("reason"); }));
+  $("ask-send").addEventListener("click", sendRequest);
+  // Every touch on a form starts its minute again; taps never take focus from the scanner.
+  ["keypad", "ask-scan", "ask"].forEach((id) => {
+    $(id).addEventListener("pointerdown", () => idleAfterNoTouch());
+    $(id).addEventListener("mousedown", (event) => event.preventDefault());
+  });
 
   tick(); setInterval(tick, 10000);
   goIdle();
