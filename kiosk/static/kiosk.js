@@ -43,7 +43,7 @@
                     message: "No connection to the school server — please see the office" };
   let idleTimer = null, countdownTimer = null, typed = "";
   // "scan": a scan deposits or collects; "ask": it only identifies; "form": a request is being
-  // made for askCode, whose own badge scanned again is ignored.
+  // made for ask.code, whose own badge scanned again is ignored.
   let mode = "scan";
   let ask = null;
   let lastScan = { code: "", at: 0 };
