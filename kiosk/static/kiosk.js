@@ -117,8 +117,9 @@
       outcome === "refused" ? REFUSED[data.reason] || TITLES.refused : TITLES[outcome];
     $("done-label").textContent = outcome === "choose" ? "Cancel" : "Done";
     $("result-locker").textContent = data.locker != null ? `Locker ${data.locker}` : "";
-    $("result-until").textContent =
-      isOnDuty(outcome) && exception ? `until ${exception.until}` : "";
+    const until = isOnDuty(outcome) && exception ? `until ${exception.until}` : "";
+    $("result-until").textContent = until;
+    $("result-until").classList.toggle("words", until.length > 12); // "the end of the day"
     $("result-message").textContent = resultMessage(outcome, data, exception);
     $("result-detail").textContent = detailLine(outcome, data, exception);
     $("result-conditions").textContent =
