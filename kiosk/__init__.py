@@ -31,9 +31,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from kiosk import api, auth, cli, kiosk_views, office, printing, simulator, slt
+    from kiosk import (
+        admin,
+        api,
+        auth,
+        cli,
+        kiosk_views,
+        office,
+        printing,
+        requests,
+        simulator,
+        slt,
+    )
 
-    for module in (auth, kiosk_views, office, printing, slt, api):
+    for module in (auth, kiosk_views, office, printing, slt, requests, admin, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(simulator.bp)  # demo only: answers 404 in production
     cli.init_app(app)

@@ -1,17 +1,45 @@
-"""Senior leadership: what is happening now. Exceptions arrive with their own pages."""
+"""Senior leadership, on a tablet: requests to decide, exceptions agreed, and who is on duty now.
+
+Every decision goes through ``register.exception_requests`` (decision rows and audit entries);
+these views parse the form, call it, and turn a refusal into a sentence on the request's card.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
-from register import audit, kiosk_link
-from register.models import Deposit, Device, LockerBank, Role
+from register import audit, duty, exception_requests, kiosk_link, notify
+from register.db import write_transaction
+from register.errors import RegisterError
+from register.exception_requests import APPROVED, CATEGORIES, REVOKED, Window
+from register.models import Deposit, Device, ExceptionRequest, Role, User, utc_now
 
 bp = Blueprint("slt", __name__, url_prefix="/slt")
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 5  # how often the tablet asks for new requests (SLT_POLL_SECONDS overrides)
 
 
 @bp.before_request
@@ -20,18 +48,284 @@ def require_slt() -> None:
     """Every page here is for SLT (and admins)."""
 
 
-@bp.route("/")
-def now() -> str:
+# --- what the page shows ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PendingCard:
+    """A request waiting for a decision, as this user sees it."""
+
+    request: ExceptionRequest
+    category: str
+    window: str
+    asked: str  # who asked, how and when
+    approvals: str  # "Needs 1 approval", "1 of 2 approvals"
+    approved_by: str  # names so far, for two-approver requests
+    blocked: str  # why this user cannot decide it; empty when they can
+    version: str  # changes when the card would read differently
+
+
+@dataclass(frozen=True)
+class ApprovedCard:
+    request: ExceptionRequest
+    category: str
+    window: str
+    approved_by: str
+    approved_at: str
+    in_effect: bool
+    own: bool
+
+
+@dataclass(frozen=True)
+class DutyRow:
+    """One person on duty and how the policy is met for them: ``state`` is locked,
+    exception, due (to deposit: their exception ended) or gap (neither)."""
+
+    name: str
+    category: str
+    since: str
+    state: str
+    text: str
+
+
+def _zone() -> tzinfo:
+    return current_app.extensions["school_zone"]  # type: ignore[no-any-return]
+
+
+def _when(moment: datetime, now: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return f"today {local:%H:%M}"
+    return f"{local:%a %-d %b}, {local:%H:%M}"
+
+
+def _names(names: list[str]) -> str:
+    return " and ".join(names)
+
+
+def _asked(exception: ExceptionRequest, now: datetime, zone: tzinfo) -> str:
+    """How and when the request came: "at Staff room kiosk, today 07:50", or "through the
+    office, recorded by jsmith, today 09:12"."""
+    when = _when(exception.requested_at, now, zone)
+    if exception.requested_via == "kiosk":
+        kiosk = exception.requested_by.removeprefix("kiosk:")
+        return f"at {'the kiosk' if kiosk == exception.requested_by else kiosk}, {when}"
+    through = "SLT" if exception.requested_via == "slt" else f"the {exception.requested_via}"
+    return f"through {through}, recorded by {exception.requested_by}, {when}"
+
+
+def pending_cards(user: User, now: datetime, zone: tzinfo) -> list[PendingCard]:
+    cards = []
+    for exception in exception_requests.pending(db.session):
+        approvers = [d for d in exception.decisions if d.action == "approve"]
+        names = exception_requests.approved_by(exception)
+        if exception.approvals_needed > 1:
+            approvals = f"{len(approvers)} of {exception.approvals_needed} approvals"
+        else:
+            approvals = "Needs 1 approval"
+        blocked = ""
+        if user.person_id is not None and user.person_id == exception.person_id:
+            blocked = "Another SLT member must decide this"
+        elif any(d.user_id == user.id for d in approvers):
+            blocked = "You have approved this: another SLT member must approve it too"
+        cards.append(PendingCard(
+            exception, CATEGORIES[exception.category], Window.of(exception).describe(),
+            _asked(exception, now, zone), approvals, _names(names), blocked,
+            f"{len(exception.decisions)}"))
+    return cards
+
+
+def approved_cards(user: User, now: datetime, zone: tzinfo) -> list[ApprovedCard]:
+    return [
+        ApprovedCard(
+            exception, CATEGORIES[exception.category], Window.of(exception).describe(),
+            _names(exception_requests.approved_by(exception)) or "SLT",
+            _when(exception.decided_at, now, zone) if exception.decided_at else "",
+            Window.of(exception).covers(now, zone),
+            user.person_id is not None and user.person_id == exception.person_id)
+        for exception in exception_requests.approved_current(db.session, zone, now)
+    ]
+
+
+def duty_rows(now: datetime, zone: tzinfo) -> list[DutyRow]:
+    rows = []
+    for entry in duty.on_duty_now(db.session, zone, now):
+        if entry.lockers:
+            numbers = _names([str(n) for n in sorted(entry.lockers)])
+            state = "locked"
+            text = f"Phone locked away: locker{'s' if len(entry.lockers) > 1 else ''} {numbers}"
+        elif entry.exception is not None:
+            window = Window.of(entry.exception)
+            ends = window.today_ends(now, zone)
+            until = "the end of the day" if ends.time() == ends.time().min else f"{ends:%H:%M}"
+            agreed = _names(exception_requests.approved_by(entry.exception)) or "SLT"
+            state, text = "exception", f"Exception until {until}, agreed by {agreed}"
+        elif entry.due_to_deposit and entry.exception_ended is not None:
+            state, text = "due", f"Due to deposit: {_ended(entry.exception_ended, now, zone)}"
+        else:
+            state, text = "gap", "No phone locked away and no exception"
+        rows.append(DutyRow(entry.person.name, entry.person.category_label,
+                            f"{entry.since.astimezone(zone):%H:%M}", state, text))
+    first = {"due": 0, "gap": 0, "exception": 1, "locked": 1}
+    return sorted(rows, key=lambda r: (first[r.state], r.name))
+
+
+def _ended(exception: ExceptionRequest, now: datetime, zone: tzinfo) -> str:
+    if exception.status == REVOKED and exception.decided_at:
+        return f"exception revoked at {exception.decided_at.astimezone(zone):%H:%M}"
+    ends = Window.of(exception).today_ends(now, zone)
+    return f"exception ended at {ends:%H:%M}" if ends <= now else "exception ended"
+
+
+def _title(count: int) -> str:
+    return f"({count}) SLT" if count else "SLT"
+
+
+def _expire_due(now: datetime) -> None:
+    """Close what has ended, so the tablet never offers to decide a request that is over.
+    Reads first: the write lock is taken only when something has actually ended."""
+    zone = _zone()
+    if exception_requests.any_due_to_expire(db.session, zone, now):
+        with write_transaction(db.session()) as session:
+            exception_requests.expire_due(session, zone, now)
+
+
+def _render(errors: dict[int, dict[str, str]] | None = None, problem: str = "") -> str:
+    now, zone, user = utc_now(), _zone(), g.user
+    _expire_due(now)
+    pending = pending_cards(user, now, zone)
+    approved = approved_cards(user, now, zone)
+    rows = duty_rows(now, zone)
     deposits = list(db.session.scalars(
         select(Deposit).where(Deposit.collected_at.is_(None))
         .options(joinedload(Deposit.device).joinedload(Device.owner), joinedload(Deposit.locker),
                  joinedload(Deposit.door))
         .order_by(Deposit.deposited_at)
     ))
-    banks = list(db.session.scalars(select(LockerBank).order_by(LockerBank.name)))
-    alerts = kiosk_link.attention(db.session)
-    with_doors = kiosk_link.any_agent(db.session)
-    audit.record(db.session, actor(), "slt.now.view", detail=f"{len(deposits)} phones listed")
-    db.session.commit()
-    return render_template("slt/now.html", deposits=deposits, banks=banks, alerts=alerts,
-                           with_doors=with_doors)
+    alerts = kiosk_link.attention(db.session, now)
+    errors = errors or {}
+    shown = {c.request.id for c in pending} | {c.request.id for c in approved}
+    # A refusal about a request no longer listed (decided meanwhile) goes at the top.
+    problem = problem or "; ".join(e["message"] for i, e in errors.items() if i not in shown)
+    audit.record(db.session, actor(), "slt.now.view",
+                 detail=f"{len(pending)} pending, {len(approved)} approved, {len(rows)} on duty")
+    page = render_template(
+        "slt/now.html", pending=pending, approved=approved, rows=rows, deposits=deposits,
+        alerts=alerts, with_doors=kiosk_link.any_agent(db.session), errors=errors,
+        problem=problem, title=_title(len(pending)),
+        in_effect=sum(c.in_effect for c in approved),
+        gaps=sum(r.state in ("gap", "due") for r in rows),
+        poll_seconds=current_app.config.get("SLT_POLL_SECONDS", POLL_SECONDS))
+    db.session.commit()  # after rendering: committing first would reload every row shown
+    return page
+
+
+@bp.route("/")
+def now() -> str:
+    return _render()
+
+
+@bp.route("/pending.json")
+def pending_json() -> Any:
+    """What the tablet polls: every pending request as its card, and the count for the title.
+    ``have`` lists the ids the page shows already; only new ones are written to the audit."""
+    now, zone = utc_now(), _zone()
+    _expire_due(now)
+    cards = pending_cards(g.user, now, zone)
+    have = {int(i) for i in request.args.get("have", "").split(",") if i.isdigit()}
+    body = {
+        "count": len(cards),
+        "title": f"{_title(len(cards))} · {current_app.config['SCHOOL_NAME']}",
+        "requests": [{"id": c.request.id, "version": c.version, "person": c.request.person.name,
+                      "html": render_template("slt/_pending_card.html", card=c, errors={})}
+                     for c in cards],
+    }
+    new = [c.request.id for c in cards if c.request.id not in have]
+    if new:
+        audit.record(db.session, actor(), "slt.requests.shown",
+                     detail=", ".join(f"exception:{i}" for i in new))
+        db.session.commit()
+    else:
+        db.session.rollback()  # ends the read; nothing to keep
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+@bp.route("/requests/<int:request_id>/approve", methods=["POST"])
+def approve(request_id: int) -> Any:
+    return _decide(request_id, "approve", request.form.get("conditions", ""))
+
+
+@bp.route("/requests/<int:request_id>/decline", methods=["POST"])
+def decline(request_id: int) -> Any:
+    return _decide(request_id, "decline", request.form.get("reason", ""))
+
+
+@bp.route("/exceptions/<int:request_id>/revoke", methods=["POST"])
+def revoke(request_id: int) -> Any:
+    return _decide(request_id, "revoke", request.form.get("reason", ""))
+
+
+def _decide(request_id: int, action: str, text: str) -> Any:
+    try:
+        with write_transaction(db.session()) as session:
+            # PostgreSQL: two tablets deciding one request take turns (SQLite holds the lock).
+            exception = session.get(ExceptionRequest, request_id, with_for_update=True)
+            if exception is None:
+                abort(404)
+            user = session.get_one(User, g.user.id)
+            if action == "approve":
+                exception_requests.approve(session, exception, user, text)
+            elif action == "decline":
+                exception_requests.decline(session, exception, user, text)
+            else:
+                exception_requests.revoke(session, exception, user, text)
+            message = _done(exception, action)
+    except RegisterError as error:
+        errors = {request_id: {"action": action, "message": str(error), "text": text}}
+        return _render(errors), 422
+    flash(message)
+    return redirect(url_for("slt.now"))
+
+
+def _done(exception: ExceptionRequest, action: str) -> str:
+    name = exception.person.name
+    if action == "revoke":
+        return f"Revoked {name}'s exception: it has ended."
+    if action == "decline":
+        return f"Declined {name}'s request."
+    if exception.status != APPROVED:
+        approvals = sum(d.action == "approve" for d in exception.decisions)
+        return (f"Your approval of {name}'s request is recorded: it needs "
+                f"{exception.approvals_needed - approvals} more SLT approval.")
+    conditions = f" Conditions: {exception.conditions}." if exception.conditions else ""
+    return f"Approved {name}: {Window.of(exception).describe()}.{conditions}"
+
+
+# --- telling SLT ---------------------------------------------------------------------------
+
+def announce_new_request(exception: ExceptionRequest, exclude_user_id: int | None = None,
+                         ) -> threading.Thread | None:
+    """Email SLT about a request just committed, when SMTP is configured. Never raises: the
+    request stands whatever happens to the email. Returns the sending thread, if any."""
+    try:
+        config = {**os.environ,
+                  **{k: v for k, v in current_app.config.items() if k.startswith("SMTP_")}}
+        settings = notify.SmtpSettings.from_mapping(config)
+        if settings is None:
+            return None
+        addresses = notify.slt_addresses(db.session, exclude_user_id)
+        if not addresses:
+            return None
+        public = str(current_app.config.get("PUBLIC_URL") or os.environ.get("PUBLIC_URL", ""))
+        link = (public.rstrip("/") + url_for("slt.now") if public
+                else url_for("slt.now", _external=True))
+        school = str(current_app.config["SCHOOL_NAME"])
+        messages = [notify.request_message(exception.person.name, link, school, settings.sender,
+                                           address) for address in addresses]
+        return notify.send_in_background(settings, messages)
+    except Exception:  # email is a courtesy: the request is already saved
+        log.exception("could not prepare the email to SLT about exception:%s", exception.id)
+        return None

@@ -268,6 +268,16 @@ def approved_current(session: Session, zone: tzinfo, now: datetime) -> list[Exce
         .order_by(ExceptionRequest.ends_on)))
 
 
+def any_due_to_expire(session: Session, zone: tzinfo, now: datetime) -> bool:
+    """Whether ``expire_due`` has anything to do: pages that poll ask this first, reading
+    only, so they take the write lock just when something has ended."""
+    today = now.astimezone(zone).date()
+    candidates = session.scalars(
+        select(ExceptionRequest).where(ExceptionRequest.status.in_((PENDING, APPROVED)),
+                                       ExceptionRequest.ends_on <= today))
+    return any(Window.of(r).has_ended(now, zone) for r in candidates)
+
+
 def for_people(session: Session, person_ids: Iterable[int]) -> list[ExceptionRequest]:
     return list(session.scalars(
         select(ExceptionRequest).where(ExceptionRequest.person_id.in_(list(person_ids)))

@@ -1,0 +1,134 @@
+"""Recording a request for an exception on someone's behalf (after a phone call, say).
+
+For the office and SLT. The request is the same record a kiosk makes, with ``requested_via``
+saying who typed it in; SLT decide it on their tablet like any other.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
+
+from kiosk.auth import actor, roles_required
+from kiosk.extensions import db
+from kiosk.slt import announce_new_request
+from register import audit, exception_requests, people, settings
+from register.db import write_transaction
+from register.errors import RegisterError, ValidationError
+from register.exception_requests import ALL_DAYS, CATEGORIES, Window
+from register.models import ExceptionRequest, Person, Role, utc_now
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+MAX_MATCHES = 20
+
+
+@bp.before_request
+@roles_required(Role.OFFICE, Role.SLT)
+def require_office_or_slt() -> None:
+    """The office and SLT record requests; admins too."""
+
+
+def parse_window(form: MultiDict[str, str], now_local: datetime) -> Window:
+    """The window chosen on the form: today until a time, a date range, or weekdays."""
+    kind = form.get("when", "")
+    today = now_local.date()
+    if kind == "today":
+        until = _time(form.get("today_until", ""), "the time it ends today")
+        if until is None:
+            raise ValidationError("Enter the time it ends today, e.g. 15:30.")
+        if until <= now_local.time().replace(tzinfo=None):
+            raise ValidationError(f"It is already past {until:%H:%M}: choose a later time.")
+        return Window(today, today, None, until)
+    if kind == "range":
+        return Window(_date(form.get("range_from", ""), "the first day"),
+                      _date(form.get("range_to", ""), "the last day"))
+    if kind == "weekly":
+        days = "".join(d for d in ALL_DAYS if d in form.getlist("weekly_days"))
+        if not days:
+            raise ValidationError("Choose at least one day of the week.")
+        return Window(_date(form.get("weekly_from", ""), "the first day"),
+                      _date(form.get("weekly_to", ""), "the last day"),
+                      _time(form.get("weekly_start", ""), "the start time"),
+                      _time(form.get("weekly_end", ""), "the end time"), days)
+    raise ValidationError("Choose when the exception applies.")
+
+
+def _date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(f"Enter {what} as a date.") from None
+
+
+def _time(text: str, what: str) -> time | None:
+    if not text.strip():
+        return None
+    try:
+        return time.fromisoformat(text.strip()).replace(second=0, microsecond=0)
+    except ValueError:
+        raise ValidationError(f"Enter {what} as a time, e.g. 15:30.") from None
+
+
+def _page(person: Person | None, values: Any, error: str | None = None, status: int = 200,
+          ) -> tuple[str, int]:
+    query = request.args.get("q", "").strip()
+    matches: list[Person] = []
+    if person is None and query:
+        matches = people.search_people(db.session, query)[:MAX_MATCHES]
+        audit.record(db.session, actor(), "requests.person_search",
+                     detail=f"{len(matches)} people listed")
+    recent = list(db.session.scalars(
+        select(ExceptionRequest).options(selectinload(ExceptionRequest.person))
+        .order_by(ExceptionRequest.requested_at.desc()).limit(10)))
+    page = render_template(
+        "slt/request_form.html", person=person, values=values, error=error, query=query,
+        matches=matches, categories=CATEGORIES, weekdays=list(enumerate(WEEKDAYS)),
+        two_approvers=settings.second_approver_categories(db.session), recent=recent,
+        windows={r.id: Window.of(r).describe() for r in recent},
+        today=utc_now().astimezone(current_app.extensions["school_zone"]).date())
+    db.session.commit()
+    return page, status
+
+
+def _chosen_person(ident: str) -> Person | None:
+    person = db.session.get(Person, int(ident)) if ident.isdigit() else None
+    return person if person is not None and person.active else None
+
+
+@bp.route("/new", methods=["GET"])
+def new() -> tuple[str, int]:
+    person = _chosen_person(request.args.get("person", ""))
+    return _page(person, MultiDict({"when": "today"}))
+
+
+@bp.route("/new", methods=["POST"])
+def record() -> Any:
+    form = request.form
+    person = _chosen_person(form.get("person_id", ""))
+    if person is None:
+        return _page(None, form, "Choose who the request is for.", 422)
+    zone = current_app.extensions["school_zone"]
+    now = utc_now()
+    via = "slt" if g.user.role == Role.SLT else "office"
+    try:
+        window = parse_window(form, now.astimezone(zone))
+        with write_transaction(db.session()) as session:
+            person = session.get_one(Person, person.id)
+            exception = exception_requests.request_exception(
+                session, person, form.get("category", ""), form.get("reason", ""), window,
+                actor(), via, zone, now)
+            name = person.name
+    except RegisterError as error:
+        return _page(_chosen_person(str(person.id)), form, str(error), 422)
+    announce_new_request(exception, exclude_user_id=g.user.id)
+    flash(f"Request for {name} sent to SLT: waiting for a decision.")
+    if g.user.role in (Role.SLT, Role.ADMIN):
+        return redirect(url_for("slt.now"))
+    return redirect(url_for("requests.new"))
