@@ -7,7 +7,7 @@ PORT ?= 8000
 # PostgreSQL for the second test pass; CI has one on 127.0.0.1:5432 with trust auth.
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres browser lint bench clean
+.PHONY: run test test-sqlite test-postgres browser lint bench bench-pdf clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test-postgres: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# ReportLab against WeasyPrint (the bench extra; WeasyPrint needs Debian's libpango-1.0-0).
+bench-pdf: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.pdf
 
 clean:
 	rm -rf $(VENV) instance test-artifacts *.egg-info
