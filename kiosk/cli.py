@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -12,12 +13,12 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kiosk.extensions import db
-from register import accounts, schema
-from register.errors import RegisterError
-from register.models import Kiosk, Role
+from register import accounts, audit, schema
+from register.errors import RegisterError, ValidationError
+from register.models import Kiosk, Person, Role
 
 # The demo kiosk whose agent ``make run`` starts, with simulated readers and locks.
 AGENT_KIOSK = "Staff room kiosk"
@@ -68,18 +69,54 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
 @with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-def create_user(username: str, role: str) -> None:
+@click.option("--person", "person_name", metavar="NAME",
+              help="The stakeholder this user is (full name as on the register): nobody "
+                   "decides their own exception request.")
+@click.option("--email", default="", help="Where SLT users are told of new requests.")
+def create_user(username: str, role: str, person_name: str | None, email: str) -> None:
     """Add a user; the password is read from stdin, or prompted for at a terminal."""
+    try:  # check the person and address before asking for a password
+        person = _person_named(person_name) if person_name else None
+        email = _email(email)
+    except RegisterError as error:
+        raise click.ClickException(str(error)) from None
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        accounts.create_user(db.session, username, password, role)
+        user = accounts.create_user(db.session, username, password, role)
+        user.email = email
+        if person is not None:
+            user.person_id = person.id
+            audit.record(db.session, "cli", "user.link", f"user:{user.username}",
+                         f"person:{person.id}")
         db.session.commit()
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Created {role} user {username}.")
+    linked = f", who is {person.name} on the register" if person is not None else ""
+    click.echo(f"Created {role} user {username}{linked}.")
+
+
+def _person_named(name: str) -> Person:
+    """The one active person of that name (any case); refusals say what to do instead."""
+    wanted = " ".join(name.split()).lower()
+    found = db.session.scalars(select(Person).where(func.lower(Person.name) == wanted,
+                                                    Person.active)).all()
+    if not found:
+        raise ValidationError(f"Nobody called {name} is on the register: add them at the "
+                              "office first, or check the spelling.")
+    if len(found) > 1:
+        raise ValidationError(f"{len(found)} people are called {name}: give them distinct "
+                              "names on the register first.")
+    return found[0]
+
+
+def _email(address: str) -> str:
+    address = address.strip()
+    if address and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+        raise ValidationError(f"{address} does not look like an email address.")
+    return address
 
 
 @click.command("create-kiosk")

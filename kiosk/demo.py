@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from register import accounts, people
+from register import accounts, exception_requests, people, settings
+from register.exception_requests import Window
 from register.imei import luhn_check_digit
-from register.models import Category, Device, Kiosk, LockerBank, Person, utc_now
+from register.models import Category, Device, Kiosk, LockerBank, Person, User, utc_now
 
 PASSWORD = "demo-password"
+LONDON = ZoneInfo("Europe/London")
 BANKS = {"Staff room": "Ground floor, by the staff room", "Reception": "Main reception"}
 KIOSKS = {"Staff room kiosk": "Staff room", "Reception kiosk": "Reception"}
 
@@ -37,7 +40,7 @@ def test_imei(rng: random.Random) -> str:
     return body + str(luhn_check_digit(body))
 
 
-def seed(session: Session) -> bool:
+def seed(session: Session, zone: tzinfo = LONDON, now: datetime | None = None) -> bool:
     """Fill an empty database; leave one with people in it alone. True if it seeded."""
     if session.scalar(select(func.count()).select_from(Person)):
         return False
@@ -76,7 +79,59 @@ def seed(session: Session) -> bool:
     for kiosk_name, bank in KIOSKS.items():
         accounts.create_kiosk(session, kiosk_name, bank)
     session.flush()
+    _seed_exceptions(session, zone, now or utc_now())
     return True
+
+
+def _seed_exceptions(session: Session, zone: tzinfo, now: datetime) -> None:
+    """Two SLT members who are staff too, and a morning's requests, so the tablet has
+    something to decide: one of them is slt's own, and one needs two approvals."""
+    staff = session.scalars(select(Person).where(Person.category == Category.STAFF)
+                            .order_by(Person.id)).all()
+    slt = session.scalars(select(User).where(User.username == "slt")).one()
+    slt.person_id = staff[10].id
+    deputy = accounts.create_user(session, "deputy", PASSWORD, "slt")
+    deputy.person_id = staff[12].id
+    settings.put(session, settings.SECOND_APPROVER_CATEGORIES, "caring", "demo")
+    session.flush()
+    local = now.astimezone(zone)
+    today = local.date()
+
+    def ask(person: Person, category: str, reason: str, window: Window, minutes_ago: int,
+            via: str = "kiosk") -> exception_requests.ExceptionRequest:
+        by = "kiosk:Staff room kiosk" if via == "kiosk" else "office"
+        return exception_requests.request_exception(
+            session, person, category, reason, window, by, via, zone,
+            now - timedelta(minutes=minutes_ago))
+
+    ask(staff[14], "emergency",
+        "My father has been taken into hospital; the ward may call about his discharge",
+        _until_half_three(local), 12)
+    trip = _next_weekday(today + timedelta(days=1))
+    ask(staff[15], "offsite", "Leading the Year 6 trip to the Science Museum; the coach "
+        "company and parents need to reach me", Window(trip, trip), 25, via="office")
+    ask(staff[10], "caring", "Carer for my mother on Tuesdays; her care agency calls if a "
+        "visit is missed", Window(today, today + timedelta(days=56), time(8), time(16), "1"), 5)
+    on_call = ask(staff[16], "on_call", "Site on call while the site manager is on leave: the "
+                  "alarm company and contractors ring me", Window(today, today + timedelta(
+                      days=4)), 60 * 20, via="office")
+    exception_requests.approve(session, on_call, deputy,
+                               "Silent; answered only in the corridor or the staff room",
+                               now - timedelta(hours=19))
+
+
+def _until_half_three(local: datetime) -> Window:
+    """Today until 15:30, or tomorrow's if the demo is seeded late in the day."""
+    if local.time() < time(15):
+        return Window.today_until(local, time(15, 30))
+    tomorrow = local.date() + timedelta(days=1)
+    return Window(tomorrow, tomorrow, None, time(15, 30))
+
+
+def _next_weekday(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 def fresh_kiosk_tokens(session: Session) -> dict[str, str]:
