@@ -179,3 +179,19 @@ def test_registered_since_is_midnight_in_the_school_zone(session, school):
     london = labels.labels_for(session, wanted, ZoneInfo("Europe/London"))
     assert [label.initials for label in london] == ["AA"]
     assert labels.labels_for(session, wanted, UTC) == []
+
+
+def test_a_printed_label_scanned_at_the_kiosk_finds_the_phone(client, auth, web_school,
+                                                               tmp_path):
+    """What the office does: print labels, stick one on, scan it at the locker."""
+    auth.login("office")
+    response = client.get(f"/print/labels.pdf?which=person&person={web_school.carol.id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    path = tmp_path / "carol.pdf"
+    path.write_bytes(response.data)
+    (scanned,) = qr_codes(render(path, 200)[0], 200)
+    assert scanned.text == web_school.carol_phone.label_code
+    answer = client.post("/api/v1/scan", json={"code": scanned.text},
+                         headers={"Authorization": f"Bearer {web_school.staff_kiosk_token}"})
+    assert answer.status_code == 200
+    assert (answer.json["outcome"], answer.json["person"]) == ("deposited", "Carol Clark")
