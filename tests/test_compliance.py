@@ -455,14 +455,14 @@ def test_a_term_for_a_hundred_staff_computes_in_well_under_a_second(session):
     session.commit()
 
     timings = []
-    for _ in range(3):  # the best of three: a busy machine only ever adds time
-        began = clock.perf_counter()
+    for _ in range(3):  # the best of three; CPU time, so other jobs on the machine do not count
+        began, began_cpu = clock.perf_counter(), clock.process_time()
         result = compute(session, date(2026, 9, 1), date(2026, 12, 31), LONDON,
                          datetime(2027, 1, 4, tzinfo=UTC))
-        timings.append(clock.perf_counter() - began)
+        timings.append((clock.process_time() - began_cpu, clock.perf_counter() - began))
     assert len(result.person_days) == 7800
     assert result.overall().gaps == sum((n + d.toordinal()) % 25 == 0
                                         for n in range(100) for d in school_days)
-    best = min(timings)
-    print(f"a term for 100 staff: {best * 1000:.0f} ms")
-    assert best < 0.5, f"a term for 100 staff took {best:.2f} s at best"
+    cpu, wall = min(timings)
+    print(f"a term for 100 staff: {cpu * 1000:.0f} ms CPU, {wall * 1000:.0f} ms elapsed")
+    assert cpu < 0.5, f"a term for 100 staff took {cpu:.2f} s of CPU at best"
