@@ -263,9 +263,9 @@ def test_a_scan_under_an_approved_exception_is_on_duty_with_its_details(app, pai
 
 
 def test_collecting_says_whether_you_go_off_duty(app, paired, web_school):
-    bob_phone = web_school.carol_phone.label_code
-    paired.post("/kiosk/scan", json={"code": bob_phone})
-    collected = paired.post("/kiosk/scan", json={"code": bob_phone}).json
+    carol_phone = web_school.carol_phone.label_code
+    paired.post("/kiosk/scan", json={"code": carol_phone})
+    collected = paired.post("/kiosk/scan", json={"code": carol_phone}).json
     assert (collected["outcome"], collected["off_duty"]) == ("collected", True)
     assert collected["message"].endswith("You are now off duty.")
 
