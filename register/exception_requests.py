@@ -326,12 +326,14 @@ def person_for_code(session: Session, code: str) -> Person:
 
 def pending_for(session: Session, person_id: int, zone: tzinfo, now: datetime,
                 ) -> ExceptionRequest | None:
-    """The person's undecided request whose window has not ended yet, if any."""
+    """The person's undecided request for today (its window has begun and not ended), if any.
+    One for a later day is no reason to refuse a request for today."""
     today = now.astimezone(zone).date()
     candidates = session.scalars(
         select(ExceptionRequest).where(
             ExceptionRequest.person_id == person_id, ExceptionRequest.status == PENDING,
-            ExceptionRequest.ends_on >= today).order_by(ExceptionRequest.requested_at))
+            ExceptionRequest.starts_on <= today, ExceptionRequest.ends_on >= today)
+        .order_by(ExceptionRequest.requested_at))
     return next((r for r in candidates if not Window.of(r).has_ended(now, zone)), None)
 
 

@@ -20,6 +20,7 @@ from register.models import (
     ExceptionDecision,
     ExceptionRequest,
     KioskEvent,
+    Person,
     ScanReceipt,
     User,
 )
@@ -218,6 +219,19 @@ def test_a_second_request_while_one_waits_is_not_made(app, paired, web_school):
     approve(app, requests(app)[0].id)
     assert ask(paired, web_school.alice.badge_id, until="17:00").status_code == 201
     assert [r.status for r in requests(app)] == ["approved", "pending"]
+
+
+def test_a_request_waiting_for_a_later_day_does_not_stop_one_for_today(app, paired, web_school):
+    with app.app_context(), Session(db.engine) as session:
+        trip = exception_requests.Window(date(2026, 12, 1), date(2026, 12, 2))
+        exception_requests.request_exception(
+            session, session.get_one(Person, web_school.alice.id), "offsite", "Trip", trip,
+            "office", "office", LONDON, T0)
+        session.commit()
+    identified = paired.post("/kiosk/identify", json={"code": web_school.alice.badge_id}).json
+    assert identified["request"] is None
+    assert ask(paired, web_school.alice.badge_id).status_code == 201
+    assert [r.status for r in requests(app)] == ["pending", "pending"]
 
 
 # --- what the kiosk token cannot do ---------------------------------------------------------
