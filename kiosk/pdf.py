@@ -386,9 +386,9 @@ def alignment_pdf(stock: LabelStock) -> bytes:
     # Two lines in the top margin, and a 100 mm scale in the bottom one: a printer that
     # shrinks the page to fit shows it there.
     canvas.setFillColorRGB(0, 0, 0)
-    draw_text(canvas, width / 2, height - stock.top * mm * 0.45, f"Alignment test: "
-              f"{stock.name}. Top margin {stock.top:g} mm, left margin {stock.left:g} mm.",
-              f.sans, 6.5, "center")
+    draw_text(canvas, width / 2, height - stock.top * mm * 0.45,
+              f"Alignment test: {stock.name} ({stock.fits}). Top margin {stock.top:g} mm, "
+              f"left margin {stock.left:g} mm.", f.sans, 6.5, "center")
     draw_text(canvas, width / 2, height - stock.top * mm * 0.75, "Print at Actual size (100%) "
               "on plain paper, lay it on a sheet of labels and hold both up to the light: "
               "each box should sit on a label.", f.sans, 6.5, "center")

@@ -37,6 +37,7 @@ class LabelStock:
     left: float  # sheet edge to the first column
     pitch_x: float  # one label's left edge to the next one's
     pitch_y: float
+    fits: str = ""  # sheets of this layout, for people to recognise their box of labels
     page: tuple[float, float] = A4
 
     @property
@@ -51,12 +52,12 @@ class LabelStock:
 
 STOCKS = {
     stock.key: stock for stock in (
-        LabelStock("l7160", "21 per sheet: 63.5 x 38.1 mm (Avery L7160 and the same size)",
-                   columns=3, rows=7, width=63.5, height=38.1, top=15.15, left=7.21,
-                   pitch_x=66.04, pitch_y=38.1),
-        LabelStock("l7651", "65 per sheet: 38.1 x 21.2 mm (Avery L7651 and the same size)",
-                   columns=5, rows=13, width=38.1, height=21.2, top=10.7, left=4.67,
-                   pitch_x=40.64, pitch_y=21.2),
+        LabelStock("l7160", "21 per sheet, 63.5 x 38.1 mm", columns=3, rows=7, width=63.5,
+                   height=38.1, top=15.15, left=7.21, pitch_x=66.04, pitch_y=38.1,
+                   fits="Avery L7160 and other 21-up sheets of this size"),
+        LabelStock("l7651", "65 per sheet, 38.1 x 21.2 mm", columns=5, rows=13, width=38.1,
+                   height=21.2, top=10.7, left=4.67, pitch_x=40.64, pitch_y=21.2,
+                   fits="Avery L7651 and other 65-up sheets of this size"),
     )
 }
 DEFAULT_STOCK = "l7160"
