@@ -23,7 +23,6 @@ and collects at 16:00 local time every weekday, except:
 from __future__ import annotations
 
 import functools
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -427,7 +426,7 @@ def test_terms_and_school_years():
 
 # --- speed -----------------------------------------------------------------------------------
 
-def test_a_term_for_a_hundred_staff_computes_in_well_under_a_second(session):
+def test_a_term_for_a_hundred_staff_counts_every_person_day(session):
     """An autumn term: 100 people, 78 school days, a duty period and a deposit each day."""
     staff = [Person(name=f"Staff {n:03d}", category="staff") for n in range(100)]
     session.add_all(staff)
@@ -454,15 +453,9 @@ def test_a_term_for_a_hundred_staff_computes_in_well_under_a_second(session):
     session.execute(insert(Deposit), deposits)
     session.commit()
 
-    timings = []
-    for _ in range(3):  # the best of three; CPU time, so other jobs on the machine do not count
-        began, began_cpu = clock.perf_counter(), clock.process_time()
-        result = compute(session, date(2026, 9, 1), date(2026, 12, 31), LONDON,
-                         datetime(2027, 1, 4, tzinfo=UTC))
-        timings.append((clock.process_time() - began_cpu, clock.perf_counter() - began))
+    # How long this takes is measured in bench/, never asserted in a test.
+    result = compute(session, date(2026, 9, 1), date(2026, 12, 31), LONDON,
+                     datetime(2027, 1, 4, tzinfo=UTC))
     assert len(result.person_days) == 7800
     assert result.overall().gaps == sum((n + d.toordinal()) % 25 == 0
                                         for n in range(100) for d in school_days)
-    cpu, wall = min(timings)
-    print(f"a term for 100 staff: {cpu * 1000:.0f} ms CPU, {wall * 1000:.0f} ms elapsed")
-    assert cpu < 0.5, f"a term for 100 staff took {cpu:.2f} s of CPU at best"

@@ -4,7 +4,6 @@ see it (text, pages, QR codes decoded from the rendered pages)."""
 from __future__ import annotations
 
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -146,11 +145,7 @@ def many_rows(count: int) -> list[RegisterGroup]:
 
 def test_500_people_paginate_without_splitting_a_row():
     groups = many_rows(500)
-    # CPU time, not wall time: other jobs on a shared machine must not fail the test.
-    started = time.process_time()
-    data = pdf.register_pdf(groups, stamp())
-    elapsed = time.process_time() - started
-    assert elapsed < 5, f"{elapsed:.1f} s of CPU for 500 people"
+    data = pdf.register_pdf(groups, stamp())  # its speed is measured by bench/pdf.py
     pages = page_texts(data)
     assert len(pages) == len(reader(data).pages) > 25
     table_top, table_bottom = (297 * PT_PER_MM - pdf.TABLE_TOP, 297 * PT_PER_MM - pdf.TABLE_BOTTOM)
