@@ -47,6 +47,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (auth, kiosk_views, office, printing, slt, requests, admin, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(simulator.bp)  # demo only: answers 404 in production
+    from kiosk import reports  # roll call, daily log, compliance summaries
+    app.register_blueprint(reports.bp)
     from kiosk import slt_report
     app.register_blueprint(slt_report.bp)
     cli.init_app(app)
