@@ -18,6 +18,7 @@ from flask import (
 
 from kiosk import demo
 from kiosk.extensions import db
+from kiosk.slt import announce_new_request
 from kiosk.scanning import scan_response
 from register import exception_requests, kiosk_events, kiosk_link
 from register.accounts import kiosk_for_token
@@ -157,6 +158,7 @@ def exception_request() -> Any:
         return jsonify(body), 409
     except ValidationError as invalid:
         return refusal("invalid", str(invalid), 422)
+    announce_new_request(db.session.get_one(ExceptionRequest, made["id"]))
     return jsonify(outcome="requested", person=made["person"], request=made,
                    message="Waiting for SLT; please deposit your phone meanwhile."), 201
 

@@ -156,3 +156,18 @@ def test_settings_from_the_environment():
                                            "pw", "phones@school.example")
     assert notify.SmtpSettings.from_mapping({"SMTP_HOST": "mail", "SMTP_PORT": "465"}).sender \
         == "phone-register@mail"
+
+
+def test_a_request_made_at_the_kiosk_is_emailed_too(
+        app, client, web_school, slt_with_email, smtp_server):
+    inbox, port = smtp_server
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
+    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    response = client.post("/kiosk/exception-request", json={
+        "code": web_school.alice.badge_id, "category": "emergency",
+        "reason": "Son ill at home", "ends_on": today().isoformat()})
+    assert response.status_code == 201
+    wait_for(lambda: len(inbox.received) == 2)
+    _, message = inbox.received[0]
+    assert message["Subject"] == "Phone exception request: Alice Adams"
+    assert "ill" not in message.get_payload(decode=True).decode()
