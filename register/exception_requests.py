@@ -219,9 +219,11 @@ def expire_due(session: Session, zone: tzinfo, now: datetime | None = None,
     nobody decided in time. Each expiry is recorded like a decision."""
     now = now or utc_now()
     today = now.astimezone(zone).date()
+    # FOR UPDATE: two tablets polling at the moment a window ends expire it once, not twice
+    # (PostgreSQL re-checks the status after the lock; SQLite already holds the write lock).
     open_requests = session.scalars(
         select(ExceptionRequest).where(ExceptionRequest.status.in_((PENDING, APPROVED)),
-                                       ExceptionRequest.ends_on <= today))
+                                       ExceptionRequest.ends_on <= today).with_for_update())
     expired = []
     for request in open_requests:
         if Window.of(request).has_ended(now, zone):
