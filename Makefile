@@ -34,11 +34,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 test-sqlite: $(INSTALLED)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-postgres: $(INSTALLED)
 	@if $(BIN)/python scripts/postgres-reachable "$(PG_TEST_URL)"; then \
-		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest; \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -n auto; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: CI must test on it." >&2; exit 1; \
 	else \
