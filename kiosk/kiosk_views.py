@@ -18,9 +18,9 @@ from flask import (
 
 from kiosk import demo
 from kiosk.extensions import db
-from kiosk.slt import announce_new_request
 from kiosk.scanning import scan_response
-from register import exception_requests, kiosk_events, kiosk_link
+from kiosk.slt import announce_new_request
+from register import exception_requests, kiosk_events, kiosk_link, scans
 from register.accounts import kiosk_for_token
 from register.db import in_write_transaction
 from register.errors import ScanRefused, ValidationError
@@ -130,6 +130,23 @@ def identify() -> Any:
     finally:
         db.session.rollback()  # read only
     return jsonify(body)
+
+
+@bp.route("/ask-mode", methods=["POST"])
+def ask_mode() -> Any:
+    """``{"on": true}`` while the page asks "scan your badge" (sent again as the question stays
+    up), ``{"on": false}`` when it stops: meanwhile the next scan on the kiosk agent's readers
+    only identifies the person, and arrives as an ``identified`` scan event."""
+    kiosk = paired_kiosk()
+    if kiosk is None:
+        return unpaired()
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("on"), bool):
+        return refusal("bad_request", 'Send JSON like {"on": true}.', 400)
+    kiosk_id, on, now = kiosk.id, payload["on"], utc_now()
+    until = in_write_transaction(db.session(),
+                                 lambda s: scans.set_identifying(s, kiosk_id, on, now))
+    return jsonify(on=until is not None, until=until.isoformat() if until else None)
 
 
 @bp.route("/exception-request", methods=["POST"])

@@ -175,6 +175,9 @@ class Kiosk(Base):
     bank_id: Mapped[int] = mapped_column(ForeignKey("locker_banks.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The page is asking "who are you?" ("I need my phone today"): until then, the next scan on
+    # the agent's readers only identifies the person (see register.scans).
+    identify_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     bank: Mapped[LockerBank] = relationship()
 

@@ -10,6 +10,11 @@
 - A deposit or collection queues "open locker N" for the kiosk, dated at the scan, so a
   replayed scan opens nothing (the command has already expired).
 - Scans made on the agent's readers are published to the kiosk page, unless they are old.
+- While the page asks who is there ("I need my phone today", ``set_identifying``), the next
+  scan on the agent's readers only identifies: no deposit, no collection, no locker opened; the
+  answer (outcome ``identified``, with the person and the code) is published for the page, which
+  goes on to the request form, and the kiosk stops asking. The page's own scans never identify
+  here (the page knows what it is asking and calls ``/kiosk/identify`` itself).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from register import audit, kiosk_events, locks
+from register import audit, exception_requests, kiosk_events, locks
 from register.db import in_write_transaction
 from register.deposits import COLLECTED, DEPOSITED, ScanResult, identify, toggle
 from register.errors import ScanRefused
@@ -36,6 +41,8 @@ SHOW_ON_PAGE_FOR = timedelta(seconds=60)  # older replays are recorded, not show
 # At least MAX_SCAN_AGE: a retry accepted as recent enough always finds its first answer.
 KEEP_RECEIPTS_FOR = timedelta(days=1)
 MAX_KEY_LENGTH = 64
+IDENTIFIED = "identified"
+IDENTIFY_FOR = timedelta(seconds=60)  # the page asks again while its question stays up
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,13 @@ def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
     if request.scanned_at is not None and when != request.scanned_at:
         sent = request.scanned_at
         in_write_transaction(session, lambda s: _note_corrected_time(s, kiosk_id, sent, now))
+    asking = request.source in AGENT_SOURCES and _identifying(session, kiosk_id, when, now)
+    session.rollback()  # a read only: the write transaction below looks again, under lock
+    if asking:
+        identified = in_write_transaction(
+            session, lambda s: _identify_only(s, kiosk_id, request, when, now, zone))
+        if identified is not None:
+            return identified
     found: int | ScanResult | ScanRefused
     try:
         found = identify(session, request.code, when)  # refusals and questions only read
@@ -87,6 +101,45 @@ def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
         return in_write_transaction(
             session, lambda s: _stored_or_remember(s, kiosk_id, request, answer, found, now))
     return answer
+
+
+def set_identifying(session: Session, kiosk_id: int, on: bool,
+                    now: datetime | None = None) -> datetime | None:
+    """The kiosk page starts (or stops) asking who is there; in the caller's write transaction.
+    Returns until when the next agent scan only identifies (None: it acts as usual)."""
+    until = (now or utc_now()) + IDENTIFY_FOR if on else None
+    session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(identify_until=until))
+    return until
+
+
+def _identifying(session: Session, kiosk_id: int, when: datetime, now: datetime) -> bool:
+    """Whether the page is asking who is there, and this scan came after it started to."""
+    until = session.scalar(select(Kiosk.identify_until).where(Kiosk.id == kiosk_id))
+    return until is not None and now < until and when >= until - IDENTIFY_FOR
+
+
+def _identify_only(session: Session, kiosk_id: int, request: ScanRequest, when: datetime,
+                   now: datetime, zone: tzinfo) -> Answer | None:
+    """Answer the page's question with this agent scan, once: None if the page has stopped
+    asking (or another scan answered it first), and the scan then acts as usual."""
+    if request.key:
+        stored = _stored(session, kiosk_id, request.key)
+        if stored is not None:
+            return stored
+    kiosk_events.lock_kiosk(session, kiosk_id)  # two badges at once: one answers the question
+    if not _identifying(session, kiosk_id, when, now):
+        return None
+    session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(identify_until=None))
+    try:
+        person = exception_requests.person_for_code(session, request.code)
+    except ScanRefused as refused:  # the page shows why, and stops asking
+        return _remember(session, kiosk_id, request, _answer(refused, zone), refused, now)
+    answer = Answer(200, {
+        "outcome": IDENTIFIED, "code": request.code, "person": person.name,
+        "first_name": person.first_name, "locker": None,
+        "message": f"{person.first_name}, tell us why you need your phone today.",
+    })
+    return _remember(session, kiosk_id, request, answer, person, now)
 
 
 def _act(session: Session, kiosk_id: int, device_id: int, request: ScanRequest, when: datetime,
@@ -113,7 +166,7 @@ def _stored_or_remember(session: Session, kiosk_id: int, request: ScanRequest, a
 
 
 def _remember(session: Session, kiosk_id: int, request: ScanRequest, answer: Answer,
-              found: ScanResult | ScanRefused, now: datetime) -> Answer:
+              found: object, now: datetime) -> Answer:
     """Store the answer under its key and publish it. No check for a stored answer here: after
     acting, only the unique constraint may decide (PostgreSQL: an identical request can commit
     while this one waited for the phone's row lock; the insert then fails and the whole

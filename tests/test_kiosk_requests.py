@@ -137,6 +137,56 @@ def test_identify_and_asking_need_a_paired_kiosk(app, client, auth, web_school):
     assert client.post("/kiosk/identify", json={"code": code}, headers=bearer).status_code == 200
 
 
+# --- the agent's reader answering "scan your badge" -----------------------------------------
+
+def agent_scan(app: Flask, token: str, code: str, key: str = "k1", source: str = "rfid"):
+    return app.test_client().post("/api/v1/scan", headers={"Authorization": f"Bearer {token}"},
+                                  json={"code": code, "key": key, "source": source})
+
+
+def test_while_the_page_asks_an_agent_badge_only_identifies(app, paired, web_school):
+    token, code = web_school.staff_kiosk_token, web_school.alice.badge_id
+    response = paired.post("/kiosk/ask-mode", json={"on": True})
+    assert response.status_code == 200
+    assert response.json == {"on": True, "until": (T0 + timedelta(seconds=60)).isoformat()}
+    before = counts(app)
+    answer = agent_scan(app, token, code)
+    assert answer.status_code == 200
+    assert {k: answer.json[k] for k in ("outcome", "person", "code")} == {
+        "outcome": "identified", "person": "Alice Adams", "code": code}
+    after = counts(app)
+    assert after["Deposit"] == before["Deposit"] == 0
+    assert (after["KioskEvent"], after["ScanReceipt"]) == (1, 1)  # and nothing else written
+    [event] = paired.get("/kiosk/events?after=0").json["events"]
+    assert (event["kind"], event["data"]["outcome"], event["data"]["code"]) == (
+        "scan", "identified", code)
+    # The page goes on with that code, as if it had been typed.
+    assert ask(paired, event["data"]["code"]).status_code == 201
+    # A retry of the agent's scan is the stored answer; a new scan deposits as usual.
+    again = agent_scan(app, token, code)
+    assert (again.json, again.headers.get("Idempotent-Replayed")) == (answer.json, "true")
+    assert agent_scan(app, token, code, key="k2").json["outcome"] == "deposited"
+
+
+def test_a_page_that_stops_asking_leaves_agent_scans_acting(paired, app, web_school):
+    paired.post("/kiosk/ask-mode", json={"on": True})
+    assert paired.post("/kiosk/ask-mode", json={"on": False}).json == {"on": False, "until": None}
+    answer = agent_scan(app, web_school.staff_kiosk_token, web_school.alice.badge_id)
+    assert answer.json["outcome"] == "deposited"
+
+
+@pytest.mark.parametrize("payload", [None, {}, {"on": "yes"}, {"on": 1}])
+def test_ask_mode_wants_on_true_or_false(paired, payload):
+    response = paired.post("/kiosk/ask-mode", json=payload)
+    assert (response.status_code, response.json["reason"]) == (400, "bad_request")
+
+
+def test_ask_mode_needs_a_paired_kiosk(client, auth):
+    assert client.post("/kiosk/ask-mode", json={"on": True}).status_code == 401
+    auth.login("office")
+    assert client.post("/kiosk/ask-mode", json={"on": True}).status_code == 401
+
+
 # --- asking --------------------------------------------------------------------------------
 
 def test_a_request_at_the_kiosk_is_pending_and_audited(app, paired, web_school):

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from register import kiosk_events, kiosk_link, locks, people
-from register.models import AuditEvent, Deposit, LockCommand, ScanReceipt
-from register.scans import ScanRequest, scan
+from register.models import AuditEvent, Deposit, Kiosk, LockCommand, ScanReceipt
+from register.scans import ScanRequest, scan, set_identifying
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -187,3 +187,87 @@ def test_a_deposit_and_a_collection_each_open_the_locker(session, school):
         (school.staff_kiosk.id, 3, locks.DEPOSIT, T0),
         (school.staff_kiosk.id, 3, locks.COLLECT, T0 + timedelta(seconds=20)),
     ]
+
+
+# --- the page asking who is there ("I need my phone today") -----------------------------------
+
+def asking(session, kiosk, on=True, now=T0):
+    with session.begin():
+        return set_identifying(session, kiosk.id, on, now)
+
+
+def identify_until(session, kiosk):
+    session.commit()
+    return session.scalar(select(Kiosk.identify_until).where(Kiosk.id == kiosk.id))
+
+
+def test_while_the_page_asks_the_next_badge_read_by_the_agent_only_identifies(session, school):
+    asking(session, school.staff_kiosk)
+    answer = do(session, school.staff_kiosk, school.alice.badge_id, source="rfid", key="r1",
+                now=T0 + timedelta(seconds=20))
+    assert answer.status == 200
+    assert answer.body["outcome"] == "identified"
+    assert (answer.body["person"], answer.body["code"]) == ("Alice Adams", school.alice.badge_id)
+    assert count(session, Deposit) == 0 and count(session, LockCommand) == 0
+    assert identify_until(session, school.staff_kiosk) is None  # the question is answered
+    [event] = events(session, school.staff_kiosk)
+    assert (event.kind, event.data["outcome"], event.data["code"], event.data["source"]) == (
+        "scan", "identified", school.alice.badge_id, "rfid")
+    # A retry of that scan gets the same answer and deposits nothing.
+    again = do(session, school.staff_kiosk, school.alice.badge_id, source="rfid", key="r1",
+               now=T0 + timedelta(seconds=21))
+    assert (again.body, again.repeated) == (answer.body, True)
+    assert count(session, Deposit) == 0
+    # The question is answered: the next badge acts as usual.
+    assert do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
+              now=T0 + timedelta(seconds=30)).body["outcome"] == "deposited"
+
+
+def test_a_label_read_by_the_agents_scanner_identifies_too(session, school):
+    asking(session, school.staff_kiosk)
+    answer = do(session, school.staff_kiosk, school.alice_phone.label_code, source="scanner")
+    assert (answer.body["outcome"], answer.body["person"]) == ("identified", "Alice Adams")
+    assert count(session, Deposit) == 0
+
+
+def test_a_question_left_a_minute_has_expired_and_the_badge_deposits(session, school):
+    asking(session, school.staff_kiosk)
+    answer = do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
+                now=T0 + timedelta(seconds=61))
+    assert answer.body["outcome"] == "deposited"
+    assert count(session, Deposit) == 1
+
+
+def test_a_question_withdrawn_by_the_page_leaves_scans_acting(session, school):
+    asking(session, school.staff_kiosk)
+    asking(session, school.staff_kiosk, on=False, now=T0 + timedelta(seconds=5))
+    assert identify_until(session, school.staff_kiosk) is None
+    assert do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
+              now=T0 + timedelta(seconds=6)).body["outcome"] == "deposited"
+
+
+def test_the_pages_own_scans_and_replayed_scans_are_not_taken_as_the_answer(session, school):
+    asking(session, school.staff_kiosk)
+    typed = do(session, school.staff_kiosk, school.alice.badge_id, source="page",
+               now=T0 + timedelta(seconds=1))
+    replayed = do(session, school.staff_kiosk, school.bob_phone.label_code, source="rfid",
+                  scanned_at=T0 - timedelta(minutes=5), now=T0 + timedelta(seconds=2))
+    assert (typed.body["outcome"], replayed.body["outcome"]) == ("deposited", "deposited")
+    assert identify_until(session, school.staff_kiosk) is not None  # still asking
+    assert do(session, school.staff_kiosk, school.carol.badge_id, source="rfid",
+              now=T0 + timedelta(seconds=3)).body["outcome"] == "identified"
+
+
+def test_the_question_belongs_to_one_kiosk(session, school):
+    asking(session, school.reception_kiosk)
+    assert do(session, school.staff_kiosk, school.alice.badge_id,
+              source="rfid").body["outcome"] == "deposited"
+
+
+def test_an_unknown_badge_answers_the_question_with_a_refusal(session, school):
+    asking(session, school.staff_kiosk)
+    answer = do(session, school.staff_kiosk, "0000009999", source="rfid")
+    assert (answer.status, answer.body["reason"]) == (404, "unknown")
+    assert identify_until(session, school.staff_kiosk) is None
+    [event] = events(session, school.staff_kiosk)
+    assert event.data["reason"] == "unknown"

@@ -3,7 +3,8 @@
 // Scans made on the kiosk agent's readers, and warnings about readers and doors, arrive by
 // polling /kiosk/events about once a second and are shown exactly like the page's own scans.
 // "I need my phone today" asks SLT for an exception: a scan that only identifies the person,
-// then three touch steps (why, in a few words, until when). The reason is typed on an
+// typed here or read by the agent (the page tells the server it is asking, so the agent's next
+// scan arrives as an "identified" event instead of depositing), then three touch steps (why, in a few words, until when). The reason is typed on an
 // on-screen keyboard; a USB scanner's typing still goes to the hidden input, never into it.
 (() => {
   "use strict";
@@ -26,7 +27,7 @@
     retired: "Phone retired", no_free_locker: "No free locker",
     other_bank: "Phone is at another kiosk", empty: "Nothing scanned",
     unpaired: "Kiosk not set up", offline: "No connection", lock_failed: "Locker did not open",
-    scan_time: "Scan not recorded",
+    scan_time: "Scan not recorded", not_done: "Please scan again",
   };
   // Text icons the Pi's DejaVu fonts have; "phone" is the page's own SVG.
   const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!", on_duty: "phone",
@@ -50,6 +51,22 @@
   let latestRequest = 0;
   let eventsAfter = Number(body.dataset.eventsAfter || 0);
   let failedPolls = 0, shownWarnings = "";
+  let askModeSent = Promise.resolve(); // in order: an "off" never overtakes its "on"
+
+  // Entering "ask" (again) tells the server to let the agent's next scan only identify, for a
+  // minute; leaving it tells the server to stop.
+  function setMode(next) {
+    if (next === "ask" || mode === "ask") tellAskMode(next === "ask");
+    mode = next;
+  }
+
+  function tellAskMode(on) {
+    askModeSent = askModeSent.then(() => fetch(body.dataset.askModeUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ on }),
+    })).catch(() => {}); // no connection: the server's question expires by itself
+  }
 
   function show(name) {
     screens.forEach((s) => { $(s).hidden = s !== name; });
@@ -72,7 +89,7 @@
   function goIdle() {
     stopTimers();
     typed = ""; $("typed").textContent = "";
-    mode = "scan"; ask = null;
+    setMode("scan"); ask = null;
     show("idle"); keepFocus();
   }
 
@@ -111,7 +128,7 @@
     const exception = data.exception || (outcome === "agreed" ? data.request : null);
     const panel = $("result");
     panel.className = `screen result ${outcome}`;
-    mode = "scan";
+    setMode("scan");
     setIcon($("result-icon"), ICONS[outcome]);
     $("result-title").textContent =
       outcome === "refused" ? REFUSED[data.reason] || TITLES.refused : TITLES[outcome];
@@ -206,7 +223,7 @@
     code = code.trim();
     if (!code || isRepeat(code)) return;
     const request = ++latestRequest;
-    mode = "scan"; ask = null;
+    setMode("scan"); ask = null;
     stopTimers();
     show("busy");
     const answer = await post({ code, key: newKey(), source: "page" });
@@ -258,8 +275,23 @@
 
   // Whatever arrives last is on screen: an event, or the answer to a scan made here.
   function showEvent(event) {
-    if (event.kind === "scan" || event.kind === "lock_failed") showResult(event.data);
+    if (event.kind === "scan" && event.data.outcome === "identified") {
+      takeIdentified(event.data.code);
+    } else if (event.kind === "scan" || event.kind === "lock_failed") {
+      showResult(event.data);
+    }
     // door_open needs no screen of its own: the warning banner names the door.
+  }
+
+  // A badge or label read by the agent while this page asked who is there: on to the form, as
+  // if the code had been typed. If the page has stopped asking meanwhile, nothing was done.
+  function takeIdentified(code) {
+    if (mode === "ask") {
+      identify(code);
+    } else if (!(mode === "form" && sameCode(code, ask.code))) {
+      showResult({ outcome: "refused", reason: "not_done",
+                   message: "Nothing was locked away or collected. Please scan again." });
+    }
   }
 
   function showWarnings(warnings) {
@@ -364,7 +396,7 @@
 
   function startAsking() {
     ++latestRequest; // an answer still on its way is no longer wanted
-    mode = "ask"; ask = null;
+    setMode("ask"); ask = null;
     show("ask-scan");
     idleAfterNoTouch();
     keepFocus();
@@ -392,7 +424,7 @@
   }
 
   function openForm() {
-    mode = "form";
+    setMode("form");
     $("ask-who").textContent = ask.person;
     ask.window = null;
     step("category");
@@ -533,7 +565,10 @@
   $("ask-send").addEventListener("click", sendRequest);
   // Every touch on a form starts its minute again; taps never take focus from the scanner.
   ["keypad", "ask-scan", "ask"].forEach((id) => {
-    $(id).addEventListener("pointerdown", () => idleAfterNoTouch());
+    $(id).addEventListener("pointerdown", () => {
+      idleAfterNoTouch();
+      if (mode === "ask") tellAskMode(true); // the server's question lasts a minute too
+    });
     $(id).addEventListener("mousedown", (event) => event.preventDefault());
   });
 

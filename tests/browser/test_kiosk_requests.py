@@ -17,6 +17,7 @@ from kiosk.extensions import db
 from register import exception_requests, scans
 from register.models import ExceptionRequest, Person, User
 from tests.browser.conftest import KioskScreen
+from tests.browser.test_kiosk_live import Agent
 from tests.browser.test_kiosk_screen import assert_fits_without_scrolling, assert_touch_targets
 
 pytestmark = pytest.mark.browser
@@ -127,6 +128,37 @@ def test_asking_at_the_kiosk_with_taps(kiosk, app, web_school, camera):
     expect(page.locator("#result-message")).to_contain_text(WAITING)
     camera.kiosk(page, "ask-already-asked")
     assert len(stored(app)) == 1
+
+
+def test_a_badge_read_by_the_agents_reader_answers_scan_your_badge(kiosk, app, web_school):
+    page = kiosk.page
+    agent = Agent(app, web_school.staff_kiosk_token, web_school.staff_kiosk.id)
+    with page.expect_response("**/kiosk/ask-mode") as told:
+        page.locator("#idle .ask-start").click()
+    assert told.value.json()["on"] is True
+    expect(page.get_by_role("heading", name="Scan your badge or phone label")).to_be_visible()
+
+    answer = agent.scan(web_school.alice.badge_id, source="rfid")  # tapped on the RDM6300
+    assert (answer["outcome"], answer["person"]) == ("identified", "Alice Adams")
+    expect(page.locator("#ask-title")).to_have_text("1 of 3: Why do you need your phone?",
+                                                    timeout=4_000)
+    expect(page.locator("#ask-who")).to_have_text("Alice Adams")
+    assert agent.open_deposits() == 0
+
+    tap(page, "Family or medical emergency")
+    type_on_screen(page, "son ill")
+    page.locator("#reason-next").click()
+    tap(page, "15:30")
+    with page.expect_request("**/kiosk/exception-request") as sent:
+        page.locator("#ask-send").click()
+    assert sent.value.post_data_json["code"] == web_school.alice.badge_id
+    kiosk.expect_result("Request sent")
+    [made] = stored(app)
+    assert (made.person_id, made.status) == (web_school.alice.id, "pending")
+    assert agent.open_deposits() == 0
+    # The question has been answered: the agent's next read of the badge deposits as usual.
+    assert agent.scan(web_school.alice.badge_id)["outcome"] == "deposited"
+    kiosk.expect_result("Phone locked away", "Locker 1")
 
 
 def test_the_domain_refusal_is_a_sentence_on_the_form(kiosk, app, web_school):
