@@ -30,7 +30,8 @@ from register import audit, exception_requests, kiosk_events, locks
 from register.db import in_write_transaction
 from register.deposits import COLLECTED, DEPOSITED, ScanResult, identify, toggle
 from register.errors import ScanRefused
-from register.models import Device, Kiosk, ScanReceipt, utc_now
+from register.imei import looks_like_imei
+from register.models import Device, Kiosk, Person, ScanReceipt, utc_now
 
 PAGE, SCANNER, RFID = "page", "scanner", "rfid"
 SOURCES = (PAGE, SCANNER, RFID)
@@ -135,11 +136,20 @@ def _identify_only(session: Session, kiosk_id: int, request: ScanRequest, when: 
     except ScanRefused as refused:  # the page shows why, and stops asking
         return _remember(session, kiosk_id, request, _answer(refused, zone), refused, now)
     answer = Answer(200, {
-        "outcome": IDENTIFIED, "code": request.code, "person": person.name,
+        "outcome": IDENTIFIED, "code": _shareable_code(request.code, person),
+        "person": person.name,
         "first_name": person.first_name, "locker": None,
         "message": f"{person.first_name}, tell us why you need your phone today.",
     })
     return _remember(session, kiosk_id, request, answer, person, now)
+
+
+def _shareable_code(code: str, person: Person) -> str:
+    """A code that names the same person for the page, never an IMEI: answers and events are
+    kept for a day, and an IMEI is the one thing the register keeps out of such records."""
+    if not looks_like_imei(code):
+        return code
+    return person.badge_id or next((d.label_code for d in person.devices), "")
 
 
 def _act(session: Session, kiosk_id: int, device_id: int, request: ScanRequest, when: datetime,

@@ -230,6 +230,17 @@ def test_a_label_read_by_the_agents_scanner_identifies_too(session, school):
     assert count(session, Deposit) == 0
 
 
+def test_an_imei_scanned_to_identify_is_never_kept_in_the_answer_or_event(session, school):
+    asking(session, school.staff_kiosk)
+    answer = do(session, school.staff_kiosk, "490154203237518", source="scanner", key="i1")
+    assert (answer.body["outcome"], answer.body["person"]) == ("identified", "Alice Adams")
+    assert answer.body["code"] == school.alice.badge_id  # names her just as well
+    [event] = events(session, school.staff_kiosk)
+    assert "490154203237518" not in str(event.data)
+    receipt = session.scalars(select(ScanReceipt)).one()
+    assert "490154203237518" not in str(receipt.body)
+
+
 def test_a_question_left_a_minute_has_expired_and_the_badge_deposits(session, school):
     asking(session, school.staff_kiosk)
     answer = do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
