@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -14,6 +15,8 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _WRITE_LOCK = "register_write_lock"
+_HOLDS_WRITE_LOCK = "register_holds_write_lock"
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
 
 
 def configure_engine(engine: Engine) -> None:
@@ -40,6 +43,20 @@ def configure_engine(engine: Engine) -> None:
         # locked" if another writer got in between; IMMEDIATE waits on busy_timeout instead.
         immediate = connection.get_execution_options().get(_WRITE_LOCK, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.info[_HOLDS_WRITE_LOCK] = immediate
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sqlite_take_write_lock(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        # Any other transaction that reads, then writes (a page that writes its audit entry
+        # after its queries, a form) would fail with "database is locked" whenever the kiosk
+        # agent's heartbeat wrote in between. Before its first write, end its read snapshot
+        # (it holds no lock in WAL mode) and wait for the write lock: from then on it sees
+        # committed data, as it would under PostgreSQL's READ COMMITTED.
+        if connection.info.get(_HOLDS_WRITE_LOCK, True) or not _WRITES.match(statement):
+            return
+        cursor.execute("COMMIT")
+        cursor.execute("BEGIN IMMEDIATE")
+        connection.info[_HOLDS_WRITE_LOCK] = True
 
 
 @contextmanager

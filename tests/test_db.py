@@ -3,13 +3,14 @@
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from kiosk import create_app
 from kiosk.extensions import db
 from register import people
 from register.deposits import handle_scan
+from register.models import Person
 
 
 def test_every_sqlite_connection_is_durable_and_checked(app_config, tmp_path):
@@ -72,3 +73,17 @@ def test_many_kiosks_scanning_at_once_never_fail_with_a_locked_database(engine, 
     assert errors == []
     assert sorted(outcomes) == ["collected"] * 40 + ["deposited"] * 40
     assert bank.id is not None
+
+
+def test_a_read_then_write_transaction_waits_instead_of_failing_locked(engine, session, school):
+    """A page reads, the agent's heartbeat writes, the page then writes its audit entry: on
+    SQLite in WAL mode that last write used to fail at once with "database is locked"."""
+    from register import audit
+    from register.models import AuditEvent
+
+    assert session.scalars(select(Person)).all()  # this transaction has read
+    with Session(engine) as other, other.begin():
+        other.add(AuditEvent(actor="agent", action="heartbeat"))  # someone else writes
+    audit.record(session, "office", "person.view", "person:1")
+    session.commit()  # no OperationalError
+    assert {e.action for e in session.scalars(select(AuditEvent))} >= {"heartbeat", "person.view"}
