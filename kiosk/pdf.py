@@ -23,9 +23,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from kiosk import qr
 from register.labels import LabelStock, PlacedLabel
-from register.printing import RegisterGroup, RegisterRow
+from register.printing import MARKING, RegisterGroup, RegisterRow
 
-MARKING = "OFFICIAL-SENSITIVE: personal data"
 A4_WIDTH, A4_HEIGHT = 210 * mm, 297 * mm
 GREY, LINE, INK = (0.91, 0.93, 0.95), (0.72, 0.76, 0.80), (0.04, 0.10, 0.17)
 MUTED = (0.29, 0.35, 0.41)

@@ -29,10 +29,10 @@ from kiosk.slt_report import percent
 from register import audit, compliance, daily_log, exports, rollcall
 from register.errors import ValidationError
 from register.models import Role, utc_now
+from register.printing import MARKING
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-MARKING = "OFFICIAL-SENSITIVE: personal data"
 DAILY_LOG_CSV_HEADER = ("date", "time", "event", "name", "category", "locker", "bank", "kiosk",
                         "flag", "put_in")
 

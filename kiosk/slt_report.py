@@ -13,6 +13,7 @@ from kiosk.extensions import db
 from register import compliance, policy_report
 from register.exception_requests import CATEGORIES
 from register.models import Role, utc_now
+from register.printing import MARKING
 
 bp = Blueprint("slt_report", __name__, url_prefix="/slt")
 
@@ -24,7 +25,6 @@ PERIODS = {
     "custom": "Dates I choose",
 }
 MAX_DAYS = 400
-MARKING = "OFFICIAL-SENSITIVE: personal data"
 
 
 @bp.before_request

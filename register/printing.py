@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session, selectinload
 from register.errors import NotFound
 from register.models import Category, Deposit, Device, Kiosk, Locker, Person
 
+# The protective marking on every printed page of personal data (Government Security
+# Classifications): one wording for the register, slips, labels menu, roll call and reports.
+MARKING = "OFFICIAL-SENSITIVE: personal data"
+
 STATUSES = {"active": "Active", "left": "Left", "all": "Active and left"}
 VERIFIED = {"any": "Verified or not", "yes": "Verified", "no": "Not verified"}
 CATEGORY_ORDER = {category.value: index for index, category in enumerate(Category)}
