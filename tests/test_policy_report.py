@@ -242,3 +242,10 @@ def squeeze(page: str) -> str:
     text = re.sub(r"<style.*?</style>|<svg.*?</svg>", " ", page, flags=re.S)
     return " ".join(re.sub(r"<[^>]+>", " ", text).split())
 
+
+
+def test_an_empty_range_says_so_in_the_chart(client, auth, web_school):
+    auth.login("slt")
+    page = client.get("/slt/report?start=2026-08-01&end=2026-08-14").data.decode()
+    assert "No one was on duty in this range." in page
+    assert page.count("<svg viewBox") >= 2  # both charts drawn by the one macro
