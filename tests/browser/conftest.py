@@ -81,12 +81,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    """A clean browser profile that may talk to our server only, and fails on page errors."""
-    context = browser.new_context(base_url=live_server, viewport=PI_DISPLAY, locale="en-GB",
-                                  timezone_id="Europe/London")
-    context.set_default_timeout(5_000)
+def confine_to_server(context: BrowserContext, live_server: str) -> list[str]:
+    """Abort every request that leaves our server; the list they are noted in is returned, for
+    the test to assert empty (no CDN, nothing fetched from the internet)."""
     outside: list[str] = []
 
     def only_our_server(route: Route, request: BrowserRequest) -> None:
@@ -97,6 +94,16 @@ def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
             route.abort()
 
     context.route("**/*", only_our_server)
+    return outside
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
+    """A clean browser profile that may talk to our server only, and fails on page errors."""
+    context = browser.new_context(base_url=live_server, viewport=PI_DISPLAY, locale="en-GB",
+                                  timezone_id="Europe/London")
+    context.set_default_timeout(5_000)
+    outside = confine_to_server(context, live_server)
     yield context
     context.close()
     assert not outside, f"pages asked for something outside the product: {outside}"

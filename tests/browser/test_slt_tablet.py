@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, Route, expect
-from playwright.sync_api import Request as BrowserRequest
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from register import duty, exception_requests, kiosk_link, people, settings
 from register.deposits import handle_scan
 from register.exception_requests import Window
 from register.models import DutyPeriod, ExceptionRequest, Person, User, utc_now
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, confine_to_server
 from tests.conftest import FAST_HASH, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -42,16 +41,7 @@ def tablet(browser: Browser, live_server: str) -> Iterator[Page]:
     context = browser.new_context(base_url=live_server, viewport=PORTRAIT, has_touch=True,
                                   is_mobile=True, locale="en-GB", timezone_id="Europe/London")
     context.set_default_timeout(5_000)
-    outside: list[str] = []
-
-    def only_our_server(route: Route, request: BrowserRequest) -> None:
-        if request.url.startswith(live_server):
-            route.continue_()
-        else:
-            outside.append(request.url)
-            route.abort()
-
-    context.route("**/*", only_our_server)
+    outside = confine_to_server(context, live_server)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
