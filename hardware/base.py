@@ -14,12 +14,10 @@ import math
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Self
 
 from hardware.errors import ReaderClosed, ReaderDisconnected
 from hardware.transport import Transport
-
-D = TypeVar("D", bound="Device")
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +27,13 @@ POLL_SECONDS = 0.1
 Clock = Callable[[], float]
 
 
-class Device:
+class HardwareDevice:
     """What every reader and lock bank shares: ``with`` closes it (``close()`` is idempotent)."""
 
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self: D) -> D:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -47,7 +45,7 @@ class Device:
         self.close()
 
 
-class StreamReader(Device):
+class StreamReader(HardwareDevice):
     """Base of readers whose device talks unprompted; subclasses implement ``_decode``."""
 
     def __init__(self, transport: Transport, name: str) -> None:

@@ -15,13 +15,14 @@ bank ever opens a lock on construction: a kiosk that reboots must not pop doors.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from hardware.base import POLL_SECONDS, Clock, Device
+from hardware.base import POLL_SECONDS, Clock, HardwareDevice
 from hardware.errors import LockError, LockTimeout
 from hardware.transport import Transport, open_transport
 
@@ -46,7 +47,7 @@ class LockBank(Protocol):
     def close(self) -> None: ...
 
 
-class _Bank(Device):
+class _Bank(HardwareDevice):
     """Locker numbering, context management and repr shared by every bank."""
 
     def __init__(self, lockers: int, name: str) -> None:
@@ -167,7 +168,7 @@ def kerong_address(locker: int) -> tuple[int, int]:
     return divmod(locker - 1, LOCKS_PER_BOARD)
 
 
-def find_status_reply(data: bytes, board: int) -> bytes | None:
+def find_status_reply(data: bytes | bytearray, board: int) -> bytes | None:
     """The first valid 9-byte status reply from ``board`` in ``data``, or None.
 
     Reply: ``02 ADDR 35 L1-8 L9-16 IR1-8 IR9-16 03 SUM``. Anything else is skipped: the echo
@@ -248,7 +249,7 @@ class KerongLockBank(_Bank):
         states: dict[int, DoorState] = {}
         for board in range(self.boards):
             reply = self._exchange(
-                lambda wire, board=board: self._ask_status(wire, board),
+                functools.partial(self._ask_status, board=board),
                 "door states are unknown")
             states.update(self._door_states(board, reply))
         return states

@@ -9,6 +9,7 @@ example ``baudrate=115200`` or ``terminators="\\t"``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hardware.base import StreamReader
@@ -16,7 +17,8 @@ from hardware.pn532 import Pn532Reader
 from hardware.rdm6300 import Rdm6300Reader
 from hardware.scanner import SerialScanner
 
-READER_KINDS: dict[str, type[StreamReader]] = {
+# Each driver's constructor takes the URL and its own keyword options.
+READER_KINDS: dict[str, Callable[..., StreamReader]] = {
     "scanner": SerialScanner,
     "rfid": Rdm6300Reader,
     "pn532": Pn532Reader,

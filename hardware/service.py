@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hardware.errors import HardwareError
-from hardware.locks import open_lock_bank
+from hardware.locks import LockBank, open_lock_bank
 from hardware.outbox import Entry, Outbox
 from hardware.readers import open_reader
 
@@ -303,12 +303,6 @@ class Sender:
 
 # --- heartbeat and locks ---------------------------------------------------------------------
 
-class LockBank(Protocol):
-    def open(self, locker: int) -> None: ...
-    def status(self) -> dict[int, Any]: ...
-    def close(self) -> None: ...
-
-
 class Heartbeat:
     """Every beat: report readers and doors, then carry out and acknowledge lock commands."""
 
@@ -452,7 +446,7 @@ class Heartbeat:
         except (HardwareError, OSError) as error:
             self._problem(f"locks {self.locks}: cannot read door states ({error})")
             states = {}
-        doors = {str(number): str(getattr(state, "value", state))
+        doors = {str(number): state.value
                  for number, state in sorted(states.items())}
         for number, state in doors.items():
             if self.doors.get(number, state) != state:
