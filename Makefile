@@ -45,8 +45,21 @@ test-postgres: $(INSTALLED)
 		echo "Skipping the PostgreSQL pass: nothing answers at $(PG_TEST_URL)."; \
 	fi
 
+# The scan round trip at 1, 8 and 16 kiosks against a bare durable insert, on SQLite and (when
+# it answers) PostgreSQL, on bench/big_school.py's school; then the register page and PDF if
+# bench/register_print.py is there. A few minutes. Options: make bench BENCH_ARGS="--help".
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	@status=0; \
+	if $(BIN)/python scripts/postgres-reachable "$(PG_TEST_URL)"; then \
+		$(BIN)/python -m bench --postgres "$(PG_TEST_URL)" $(BENCH_ARGS) || status=$$?; \
+	else \
+		echo "PostgreSQL at $(PG_TEST_URL) is not reachable: the scan bench runs on SQLite only."; \
+		$(BIN)/python -m bench $(BENCH_ARGS) || status=$$?; \
+	fi; \
+	if [ -f bench/register_print.py ]; then \
+		$(BIN)/python -m bench.register_print || status=$$?; \
+	fi; \
+	exit $$status
 
 # ReportLab against WeasyPrint (the bench extra; WeasyPrint needs Debian's libpango-1.0-0).
 bench-pdf: $(INSTALLED)

@@ -1,61 +1,93 @@
-"""The printed table: each target's figures and its ratio to the bare baseline."""
+"""The printed tables: product against its bare baseline at each concurrency, with the goals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.load import Summary
 from bench.school import Ledger
 
+# Issue 8's goals for the scan round trip, each against the bare insert of the same run.
+P99_GOAL = 1.5  # product p99 at most 1.5x the bare p99
+THROUGHPUT_GOAL = 2 / 3  # product throughput at least two thirds of the bare throughput
+
 
 @dataclass(frozen=True)
-class TargetResult:
+class LevelResult:
+    """One target at one number of concurrent clients."""
+
     name: str
+    clients: int
     scan: Summary
-    unknown: Summary
+    unknown: Summary | None  # the 404 phase, when it ran
     warmup: Summary
-    peak_rss_kib: int
-    log_trouble: list[str]
-    ledger_before: Ledger | None = None  # the product's database; the baseline has none
+    ledger_before: Ledger | None = None  # the product's database; the baselines have none
     ledger_after: Ledger | None = None
 
 
-Metric = Callable[[TargetResult], float]
+@dataclass(frozen=True)
+class ServerResult:
+    name: str
+    peak_rss_kib: int
+    log_trouble: list[str]
 
 
-def _rows(phase: str) -> list[tuple[str, Metric, str]]:
-    def pick(result: TargetResult) -> Summary:
-        return result.scan if phase == "scan" else result.unknown
-
-    return [
-        ("requests", lambda r: pick(r).requests, "{:,.0f}"),
-        ("throughput (req/s)", lambda r: pick(r).throughput, "{:,.0f}"),
-        ("p50 latency (ms)", lambda r: pick(r).p50_ms, "{:.2f}"),
-        ("p99 latency (ms)", lambda r: pick(r).p99_ms, "{:.2f}"),
-        ("max latency (ms)", lambda r: pick(r).max_ms, "{:.2f}"),
-        ("failed requests", lambda r: pick(r).failures, "{:,.0f}"),
-    ]
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else float("nan")
 
 
-def _memory_row() -> tuple[str, Metric, str]:
-    return ("peak RSS, master+workers (MiB)", lambda r: r.peak_rss_kib / 1024, "{:.1f}")
+def _verdict(met: bool) -> str:
+    return "ok" if met else "MISSED"
 
 
-def table(title: str, baseline: TargetResult, products: list[TargetResult],
-          rows: list[tuple[str, Metric, str]]) -> str:
-    header = ["", "baseline"]
-    for product in products:
-        header += [product.name, "ratio"]
+def scan_table(title: str, pairs: list[tuple[LevelResult, LevelResult]]) -> str:
+    """One row per concurrency: bare and product figures, then the ratios against the goals."""
+    header = ["clients", "bare p50 ms", "p99 ms", "req/s", "errors",
+              "scan p50 ms", "p99 ms", "req/s", "errors",
+              f"p99 ratio (<= {P99_GOAL:g}x)", f"req/s ratio (>= {THROUGHPUT_GOAL:.2f}x)",
+              "errors (0)"]
     lines = [header]
-    for label, metric, fmt in rows:
-        base = metric(baseline)
-        line = [label, fmt.format(base)]
-        for product in products:
-            value = metric(product)
-            line += [fmt.format(value), f"{value / base:.2f}x" if base else "-"]
-        lines.append(line)
+    for bare, product in pairs:
+        p99 = _ratio(product.scan.p99_ms, bare.scan.p99_ms)
+        throughput = _ratio(product.scan.throughput, bare.scan.throughput)
+        errors = bare.scan.failures + product.scan.failures
+        lines.append([
+            str(product.clients), *_figures(bare.scan), *_figures(product.scan),
+            f"{p99:.2f}x {_verdict(p99 <= P99_GOAL)}",
+            f"{throughput:.2f}x {_verdict(throughput >= THROUGHPUT_GOAL)}",
+            f"{errors} {_verdict(errors == 0)}",
+        ])
     return title + "\n" + _align(lines)
+
+
+def unknown_table(title: str, pairs: list[tuple[LevelResult, LevelResult]]) -> str:
+    header = ["clients", "bare p50 ms", "p99 ms", "req/s", "errors",
+              "404 p50 ms", "p99 ms", "req/s", "errors", "p99 ratio", "req/s ratio"]
+    lines = [header]
+    for bare, product in pairs:
+        if bare.unknown is None or product.unknown is None:
+            continue
+        lines.append([
+            str(product.clients), *_figures(bare.unknown), *_figures(product.unknown),
+            f"{_ratio(product.unknown.p99_ms, bare.unknown.p99_ms):.2f}x",
+            f"{_ratio(product.unknown.throughput, bare.unknown.throughput):.2f}x",
+        ])
+    return title + "\n" + _align(lines)
+
+
+def _figures(summary: Summary) -> list[str]:
+    return [f"{summary.p50_ms:.2f}", f"{summary.p99_ms:.2f}", f"{summary.throughput:,.0f}",
+            f"{summary.failures:,}"]
+
+
+def memory_table(pairs: list[tuple[ServerResult, ServerResult]]) -> str:
+    lines = [["", "bare MiB", "product MiB", "ratio"]]
+    for bare, product in pairs:
+        lines.append([product.name, f"{bare.peak_rss_kib / 1024:.1f}",
+                      f"{product.peak_rss_kib / 1024:.1f}",
+                      f"{_ratio(product.peak_rss_kib, bare.peak_rss_kib):.2f}x"])
+    return "Memory: peak RSS (VmHWM) of gunicorn's master + workers over the whole run\n" + _align(
+        lines)
 
 
 def _align(lines: list[list[str]]) -> str:
@@ -68,20 +100,13 @@ def _align(lines: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def phase_tables(baseline: TargetResult, products: list[TargetResult], scan_title: str,
-                 unknown_title: str) -> str:
-    return "\n\n".join([
-        table(scan_title, baseline, products, _rows("scan")),
-        table(unknown_title, baseline, products, _rows("unknown")),
-        table("Memory", baseline, products, [_memory_row()]),
-    ])
-
-
-def breakdown(result: TargetResult) -> str:
+def breakdown(result: LevelResult) -> str:
     """Status codes and outcomes per phase: the evidence behind 'every request succeeded'."""
     parts = []
     for summary in (result.warmup, result.scan, result.unknown):
+        if summary is None:
+            continue
         statuses = ", ".join(f"{status} x{n:,}" for status, n in summary.statuses.items())
         outcomes = ", ".join(f"{name} {n:,}" for name, n in sorted(summary.outcomes.items()))
         parts.append(f"    {summary.name:<8} status {statuses or '-'}; outcome {outcomes or '-'}")
-    return f"  {result.name}\n" + "\n".join(parts)
+    return f"  {result.name}, {result.clients} clients\n" + "\n".join(parts)

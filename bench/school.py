@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import cProfile
+import io
+import pstats
 import re
+import sqlite3
 import subprocess
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -35,11 +42,18 @@ _LEDGER = text("""
 """)
 
 
+SIZES = ("big", "demo")
+# bench/big_school.py: 2,000 people, 2,500 phones, a year of history (about 250,000 events),
+# so that the figures hold for a school that has used the product for a year.
+DEFAULT_SIZE = "big"
+
+
 @dataclass(frozen=True)
 class DemoSchool:
     url: str  # DATABASE_URL, as the product reads it
     token: str
     codes: list[str]  # phone labels: each scan deposits or collects one
+    description: str = "the demo school (seed-demo)"
 
 
 @dataclass(frozen=True)
@@ -50,8 +64,24 @@ class Ledger:
     integrity: str  # SQLite's integrity_check verdict, or "n/a"
 
 
-def seed(url: str, env: dict[str, str]) -> DemoSchool:
-    """init-db and seed-demo, exactly as ``make run`` does, then read back a token and labels."""
+@dataclass(frozen=True)
+class StatementCount:
+    outcome: str  # what the scan did: deposited, collected, ...
+    status: int
+    statements: int
+    kinds: dict[str, int]  # by first keyword: SELECT, INSERT, BEGIN, ...
+
+
+def seed(url: str, env: dict[str, str], size: str = DEFAULT_SIZE) -> DemoSchool:
+    """The demo school (init-db and seed-demo, exactly as ``make run`` does) or the big one
+    (bench/big_school.py), then read back Reception's kiosk token and phone labels."""
+    if size == "big":
+        from bench import big_school  # imports the product: only when asked for
+
+        built = big_school.build(url)
+        facts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in built.counts.items())
+        return DemoSchool(url, built.tokens[KIOSK_NAME], _label_codes(url),
+                          f"bench/big_school.py ({facts})")
     run_env = {**env, "DATABASE_URL": url}
     _flask(run_env, "init-db")
     tokens = dict(
@@ -63,7 +93,9 @@ def seed(url: str, env: dict[str, str]) -> DemoSchool:
 
 def _flask(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(FLASK), "--app", "kiosk", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout
 
 
@@ -106,3 +138,103 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def postgres_durability(url: str) -> str:
+    """The server's fsync and synchronous_commit: a commit's cost depends on both."""
+    engine = create_engine(database_url(url))
+    try:
+        with engine.connect() as connection:
+            fsync = connection.scalar(text("SHOW fsync"))
+            synchronous = connection.scalar(text("SHOW synchronous_commit"))
+    finally:
+        engine.dispose()
+    return f"fsync={fsync}, synchronous_commit={synchronous}"
+
+
+def copy_sqlite(url: str, path: str) -> str:
+    """A consistent copy of a seeded SQLite school (the backup API), as a new URL."""
+    source = sqlite3.connect(make_url(url).database or "")
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return f"sqlite:///{path}"
+
+
+# In-process: the app itself, through Flask's test client, without gunicorn or HTTP.
+
+def _app(url: str) -> Flask:
+    from kiosk import create_app  # the product, imported only where it runs in this process
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url)})
+
+
+def count_statements(url: str, token: str, code: str, path: str) -> list[StatementCount]:
+    """SQL statements one scan of ``code`` executes, twice (a deposit, then a collect, or the
+    other way round), counted with SQLAlchemy's ``before_cursor_execute`` on db.engine. Counts
+    what SQLAlchemy sends, BEGIN included; a COMMIT is the driver's call and not counted."""
+    from sqlalchemy import event
+
+    from kiosk.extensions import db
+
+    app = _app(url)
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def _count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    client.get("/healthz")  # connect first: the connection's PRAGMAs are not the scan's
+    event.listen(engine, "before_cursor_execute", _count)
+    counts = []
+    try:
+        for _ in range(2):
+            seen.clear()
+            response = client.post(path, json={"code": code}, headers=headers)
+            body = response.get_json(silent=True) or {}
+            kinds = Counter(statement.split(None, 1)[0].upper() for statement in seen)
+            counts.append(StatementCount(str(body.get("outcome")), response.status_code,
+                                         len(seen), dict(kinds.most_common())))
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+        with app.app_context():
+            db.engine.dispose()
+    return counts
+
+
+def profile_scans(url: str, token: str, codes: list[str], scans: int, path: str,
+                  top: int = 30) -> str:
+    """cProfile of ``scans`` scans through the test client (each deposits or collects one
+    phone, cycling over ``codes``): the top entries by cumulative and by own time."""
+    app = _app(url)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    outcomes: Counter[str] = Counter()
+    for code in codes[:20]:  # warm: imports, first connection, template and query caches
+        client.post(path, json={"code": code}, headers=headers)
+    began = time.perf_counter()
+    for n in range(scans):  # unprofiled, for the time a scan really takes in-process
+        client.post(path, json={"code": codes[n % len(codes)]}, headers=headers)
+    plain_ms = (time.perf_counter() - began) * 1000 / scans
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(scans):
+        response = client.post(path, json={"code": codes[n % len(codes)]}, headers=headers)
+        body = response.get_json(silent=True) or {}
+        outcomes[f"{response.status_code} {body.get('outcome')}"] += 1
+    profiler.disable()
+    out = io.StringIO()
+    out.write(f"{scans} scans in-process (test client), outcomes {dict(outcomes)}; "
+              f"{plain_ms:.2f} ms a scan without the profiler\n")
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    out.write("The product's own functions (kiosk/, register/) by cumulative time:\n")
+    stats.sort_stats("cumulative").print_stats(r"/(kiosk|register)/", top)
+    return out.getvalue()
