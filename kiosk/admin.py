@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from kiosk.auth import actor, roles_required
-from kiosk.extensions import db
+from kiosk.extensions import db, read_only_view
 from register import settings
+from register.db import unit_of_work
 from register.exception_requests import CATEGORIES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -21,18 +22,18 @@ def require_admin() -> None:
 
 
 @bp.route("/settings", methods=["GET"])
+@read_only_view
 def settings_form() -> str:
     chosen = settings.second_approver_categories(db.session)
-    db.session.rollback()
     return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen)
 
 
 @bp.route("/settings", methods=["POST"])
 def settings_save() -> Any:
     chosen = [c for c in CATEGORIES if c in request.form.getlist("second_approver")]
-    if set(chosen) != settings.second_approver_categories(db.session):
-        settings.put(db.session, settings.SECOND_APPROVER_CATEGORIES, ",".join(chosen), actor())
-        db.session.commit()
+    with unit_of_work(db.session()) as session:
+        if set(chosen) != settings.second_approver_categories(session):
+            settings.put(session, settings.SECOND_APPROVER_CATEGORIES, ",".join(chosen), actor())
     names = ", ".join(CATEGORIES[c] for c in chosen) or "none"
     flash(f"Saved. Categories needing two SLT approvals: {names}.")
     return redirect(url_for("admin.settings_form"))

@@ -9,11 +9,13 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import text
 
+from kiosk.answers import refused, refused_for
 from kiosk.extensions import csrf, db
 from kiosk.scanning import scan_response
-from register import kiosk_link, locks
+from register import kiosk_link, lock_commands
 from register.accounts import kiosk_for_token
-from register.errors import NotFound
+from register.db import read_only, unit_of_work
+from register.errors import RegisterError
 from register.models import utc_now
 
 bp = Blueprint("api", __name__)
@@ -29,18 +31,15 @@ def kiosk_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
-        kiosk = kiosk_for_token(db.session, header[7:] if header.startswith("Bearer ") else None)
-        if kiosk is None:
-            return jsonify(outcome="refused", reason="unauthorised",
-                           message="Missing or unknown kiosk token."), 401
-        g.kiosk_id = kiosk.id
+        with read_only(db.session()) as session:
+            kiosk = kiosk_for_token(session, header[7:] if header.startswith("Bearer ") else None)
+            kiosk_id = kiosk.id if kiosk else None
+        if kiosk_id is None:
+            return refused("unauthorised", "Missing or unknown kiosk token.")
+        g.kiosk_id = kiosk_id
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def bad_request(message: str) -> tuple[Any, int]:
-    return jsonify(outcome="refused", reason="bad_request", message=message), 400
 
 
 @bp.route("/api/v1/scan", methods=["POST"])
@@ -56,8 +55,9 @@ def heartbeat() -> Any:
     try:
         readers, doors = _parse_heartbeat(payload)
     except ValueError as error:
-        return bad_request(str(error))
-    orders = kiosk_link.heartbeat(db.session(), g.kiosk_id, readers, doors)
+        return refused("bad_request", str(error))
+    with unit_of_work(db.session()) as session:
+        orders = kiosk_link.heartbeat(session, g.kiosk_id, readers, doors)
     return jsonify(commands=[order.as_dict() for order in orders],
                    server_time=utc_now().isoformat())
 
@@ -92,20 +92,22 @@ def _parse_heartbeat(
 def command_result(command_id: int) -> Any:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("ok"), bool):
-        return bad_request('Send JSON like {"ok": true} or {"ok": false, "error": "..."}.')
+        return refused("bad_request",
+                       'Send JSON like {"ok": true} or {"ok": false, "error": "..."}.')
     try:
-        status = locks.record_result(db.session(), g.kiosk_id, command_id, payload["ok"],
-                                     str(payload.get("error") or ""))
-    except NotFound as error:
-        return jsonify(outcome="refused", reason="not_found", message=str(error)), 404
+        with unit_of_work(db.session()) as session:
+            status = lock_commands.record_result(session, g.kiosk_id, command_id, payload["ok"],
+                                                 str(payload.get("error") or ""))
+    except RegisterError as error:
+        return refused_for(error)
     return jsonify(id=command_id, status=status)
 
 
 @bp.route("/healthz")
 def healthz() -> Any:
     try:
-        db.session.execute(text("SELECT 1"))
+        with read_only(db.session()) as session:
+            session.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database is "unhealthy"
-        db.session.rollback()
         return jsonify(status="database unreachable"), 503
     return jsonify(status="ok")

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from kiosk.extensions import db
 from register import accounts
+from register.db import unit_of_work
 from register.models import Role, User
 
 bp = Blueprint("auth", __name__)
@@ -61,14 +62,15 @@ def index() -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
-        try:
-            user = accounts.authenticate(
-                db.session, request.form.get("username", ""), request.form.get("password", ""),
+        with unit_of_work(db.session()) as transaction:
+            outcome = accounts.authenticate(
+                transaction, request.form.get("username", ""), request.form.get("password", ""),
                 request.remote_addr or "",
             )
-        except accounts.SignInRefused as refused:
-            error = str(refused)
+        if outcome.user is None:
+            error = outcome.refusal
         else:
+            user = outcome.user
             session.clear()
             session["user_id"] = user.id
             return redirect(_safe_next(request.args.get("next"))

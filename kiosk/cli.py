@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from kiosk.extensions import db
 from register import accounts, audit, schema
+from register.db import read_only, unit_of_work
 from register.errors import RegisterError, ValidationError
-from register.models import Kiosk, Person, Role
+from register.models import Person, Role
 
 # The demo kiosk whose agent ``make run`` starts, with simulated readers and locks.
 AGENT_KIOSK = "Staff room kiosk"
@@ -49,11 +50,11 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     from kiosk import demo
 
     schema.upgrade(db.engine)
-    seeded = demo.seed(db.session)
-    db.session.commit()
+    session = db.session()
+    with unit_of_work(session):
+        seeded = demo.seed(session)
+        tokens = demo.fresh_kiosk_tokens(session)
     click.echo("Demo school created." if seeded else "Demo data already present; kept as is.")
-    tokens = demo.fresh_kiosk_tokens(db.session)
-    db.session.commit()
     if token_file is not None:
         write_secret(token_file, tokens[AGENT_KIOSK])
     click.echo(f"\n  {current_app.config['SCHOOL_NAME']}")
@@ -62,7 +63,9 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     click.echo(f"  Office:   {base_url}/office   sign in as office / {demo.PASSWORD}")
     click.echo(f"  SLT:      {base_url}/slt      sign in as slt / {demo.PASSWORD}")
     click.echo(f"  Admin:    sign in as admin / {demo.PASSWORD}")
-    click.echo(f"  Phone labels to try: {', '.join(demo.sample_codes(db.session))}\n")
+    with read_only(session):
+        samples = demo.sample_codes(session)
+    click.echo(f"  Phone labels to try: {', '.join(samples)}\n")
 
 
 @click.command("create-user")
@@ -76,7 +79,8 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
 def create_user(username: str, role: str, person_name: str | None, email: str) -> None:
     """Add a user; the password is read from stdin, or prompted for at a terminal."""
     try:  # check the person and address before asking for a password
-        person = _person_named(person_name) if person_name else None
+        with read_only(db.session()):
+            person = _person_named(person_name) if person_name else None
         email = _email(email)
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
@@ -85,13 +89,13 @@ def create_user(username: str, role: str, person_name: str | None, email: str) -
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        user = accounts.create_user(db.session, username, password, role)
-        user.email = email
-        if person is not None:
-            user.person_id = person.id
-            audit.record(db.session, "cli", "user.link", f"user:{user.username}",
-                         f"person:{person.id}")
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            user = accounts.create_user(session, username, password, role)
+            user.email = email
+            if person is not None:
+                user.person_id = person.id
+                audit.record(session, "cli", "user.link", f"user:{user.username}",
+                             f"person:{person.id}")
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
     linked = f", who is {person.name} on the register" if person is not None else ""
@@ -126,12 +130,12 @@ def _email(address: str) -> str:
 def create_kiosk(name: str, bank: str) -> None:
     """Pair a new kiosk with a locker bank and print its token (shown only once)."""
     try:
-        kiosk, token = accounts.create_kiosk(db.session, name, bank)
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            kiosk, token = accounts.create_kiosk(session, name, bank)
+            session.flush()
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
-    existing = db.session.scalar(select(Kiosk.id).where(Kiosk.name == kiosk.name))
-    click.echo(f"Kiosk {kiosk.name} (#{existing}) serves {bank}.")
+    click.echo(f"Kiosk {kiosk.name} (#{kiosk.id}) serves {bank}.")
     click.echo(f"Token (shown once; keep it safe): {token}")
     click.echo(f"Pair its browser by opening: /kiosk/pair?token={token}")
 
@@ -269,7 +273,9 @@ def simulate_codes() -> None:
     """List the demo school's badges and phone labels to try."""
     from kiosk.simulator import demo_taps
 
-    for tap in demo_taps(db.session):
+    with read_only(db.session()) as session:
+        taps = demo_taps(session)
+    for tap in taps:
         verb = "badge" if tap.reader == "rfid" else "scan"
         click.echo(f"  {tap.label:<30} flask --app kiosk simulate {verb} {tap.code}")
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from register.db import database_url
+
 DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
 
 
 class ConfigError(RuntimeError):
     pass
-
-
-def database_url(url: str) -> str:
-    """Accept the usual ``postgresql://`` form and use the psycopg 3 driver for it."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
 
 
 def from_environment(instance_path: str) -> dict[str, object]:

@@ -17,13 +17,14 @@ from flask import (
 )
 
 from kiosk import demo
+from kiosk.answers import refused, refused_for
 from kiosk.extensions import db
 from kiosk.scanning import scan_response
 from kiosk.slt import announce_new_request
-from register import exception_requests, kiosk_events, kiosk_link, scans
+from register import codes, exception_requests, kiosk_events, kiosk_link, scans
 from register.accounts import kiosk_for_token
-from register.db import in_write_transaction
-from register.errors import ScanRefused, ValidationError
+from register.db import read_only, unit_of_work
+from register.errors import RegisterError
 from register.exception_requests import CATEGORIES, AlreadyAsked, ExceptionRequest
 from register.models import Kiosk, utc_now
 
@@ -34,26 +35,27 @@ FIVE_YEARS = 5 * 365 * 24 * 3600
 
 
 def paired_kiosk() -> Kiosk | None:
-    """The kiosk this browser was paired as, from its cookie or a bearer token."""
+    """The kiosk this browser was paired as, from its cookie or a bearer token: one indexed
+    read, in its own read-only unit of work (the kiosk's fields stay readable after it)."""
     header = request.headers.get("Authorization", "")
     token = header[7:] if header.startswith("Bearer ") else request.cookies.get(COOKIE)
-    return kiosk_for_token(db.session, token)
+    with read_only(db.session()) as session:
+        kiosk = kiosk_for_token(session, token)
+        if kiosk is not None:
+            session.expunge(kiosk)
+    return kiosk
 
 
 def unpaired() -> tuple[Response, int]:
-    return refusal("unpaired", "This kiosk is not paired. Please see the office.", 401)
-
-
-def refusal(reason: str, message: str, status: int) -> tuple[Response, int]:
-    return jsonify(outcome="refused", reason=reason, message=message, locker=None,
-                   person=None), status
+    return refused("unpaired", "This kiosk is not paired. Please see the office.")
 
 
 @bp.route("/pair")
 def pair() -> Any:
     """Open once on the kiosk's browser with the token printed by ``create-kiosk``."""
     token = request.args.get("token", "")
-    kiosk = kiosk_for_token(db.session, token)
+    with read_only(db.session()) as session:
+        kiosk = kiosk_for_token(session, token)
     if kiosk is None:
         return render_template("kiosk/unpaired.html", bad_token=bool(token)), 403
     response = redirect(url_for("kiosk.screen"))
@@ -67,11 +69,12 @@ def screen() -> Any:
     kiosk = paired_kiosk()
     if kiosk is None:
         return render_template("kiosk/unpaired.html", bad_token=False), 403
-    demo_codes = [] if current_app.config["PRODUCTION"] else demo.kiosk_samples(db.session)
-    return render_template("kiosk/screen.html", kiosk=kiosk, demo_codes=demo_codes,
-                           categories=CATEGORIES,
-                           idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
-                           events_after=kiosk_events.latest_id(db.session, kiosk.id))
+    with read_only(db.session()) as session:
+        demo_codes = [] if current_app.config["PRODUCTION"] else demo.kiosk_samples(session)
+        return render_template("kiosk/screen.html", kiosk=kiosk, demo_codes=demo_codes,
+                               categories=CATEGORIES,
+                               idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
+                               events_after=kiosk_events.latest_id(session, kiosk.id))
 
 
 @bp.route("/scan", methods=["POST"])
@@ -91,11 +94,10 @@ def events() -> Any:
         return unpaired()
     after = request.args.get("after", "0")
     if not after.isdigit():
-        return jsonify(outcome="refused", reason="bad_request",
-                       message="after must be the id of the last event seen."), 400
-    found, cursor = kiosk_events.after(db.session, kiosk.id, int(after))
-    status = kiosk_link.kiosk_status(db.session, kiosk.id)
-    db.session.rollback()  # read only: end the snapshot now
+        return refused("bad_request", "after must be the id of the last event seen.")
+    with read_only(db.session()) as session:
+        found, cursor = kiosk_events.after(session, kiosk.id, int(after))
+        status = kiosk_link.kiosk_status(session, kiosk.id)
     return jsonify(events=[event.as_dict() for event in found], after=cursor,
                    status=status.as_dict())
 
@@ -115,20 +117,20 @@ def identify() -> Any:
         return unpaired()
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
-        return refusal("bad_request", 'Send JSON like {"code": "..."}.', 400)
+        return refused("bad_request", 'Send JSON like {"code": "..."}.')
     zone, now = current_app.extensions["school_zone"], utc_now()
     try:
-        person = exception_requests.person_for_code(db.session, payload["code"])
-        waiting = exception_requests.pending_for(db.session, person.id, zone, now)
-        agreed = exception_requests.active_for(db.session, person.id, zone, now)
-        body = {"outcome": "identified", "person": person.name, "first_name": person.first_name,
-                "request": _described(waiting or agreed, zone, now),
-                "message": _already(person.first_name, waiting, agreed, zone, now),
-                "windows": window_choices(now.astimezone(zone))}
-    except ScanRefused as refused:
-        return refusal(refused.reason, str(refused), refused.status)
-    finally:
-        db.session.rollback()  # read only
+        with read_only(db.session()) as session:
+            person = codes.resolve(session, payload["code"]).person
+            waiting = exception_requests.pending_for(session, person.id, zone, now)
+            agreed = exception_requests.active_for(session, person.id, zone, now)
+            body = {"outcome": "identified", "person": person.name,
+                    "first_name": person.first_name,
+                    "request": _described(waiting or agreed, zone, now),
+                    "message": _already(person.first_name, waiting, agreed, zone, now),
+                    "windows": window_choices(now.astimezone(zone))}
+    except RegisterError as error:
+        return refused_for(error)
     return jsonify(body)
 
 
@@ -142,10 +144,9 @@ def ask_mode() -> Any:
         return unpaired()
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("on"), bool):
-        return refusal("bad_request", 'Send JSON like {"on": true}.', 400)
-    kiosk_id, on, now = kiosk.id, payload["on"], utc_now()
-    until = in_write_transaction(db.session(),
-                                 lambda s: scans.set_identifying(s, kiosk_id, on, now))
+        return refused("bad_request", 'Send JSON like {"on": true}.')
+    with unit_of_work(db.session()) as session:
+        until = scans.set_asking(session, kiosk.id, payload["on"])
     return jsonify(on=until is not None, until=until.isoformat() if until else None)
 
 
@@ -159,24 +160,24 @@ def exception_request() -> Any:
     try:
         code, category, reason, window_end = _parse_request(request.get_json(silent=True))
     except ValueError as error:
-        return refusal("bad_request", str(error), 400)
-    zone, name, now = current_app.extensions["school_zone"], kiosk.name, utc_now()
+        return refused("bad_request", str(error))
+    zone, now = current_app.extensions["school_zone"], utc_now()
+    session = db.session()
     try:
-        made = in_write_transaction(db.session(), lambda s: _described(
-            exception_requests.request_at_kiosk(s, code, category, reason, window_end, name,
-                                                zone, now),
-            zone, now))
-    except ScanRefused as refused:
-        return refusal(refused.reason, str(refused), refused.status)
-    except AlreadyAsked as asked:
-        body = {"outcome": "pending", "message": str(asked),
-                "request": _described(asked.request, zone, now)}
-        db.session.rollback()
-        return jsonify(body), 409
-    except ValidationError as invalid:
-        return refusal("invalid", str(invalid), 422)
-    announce_new_request(db.session.get_one(ExceptionRequest, made["id"]))
-    return jsonify(outcome="requested", person=made["person"], request=made,
+        with unit_of_work(session):
+            made = exception_requests.request_at_kiosk(session, code, category, reason,
+                                                       window_end, kiosk.name, zone, now)
+    except AlreadyAsked as asked:  # not a refusal: the kiosk shows the request that waits
+        with read_only(session):
+            waiting = _described(asked.request, zone, now)
+        return jsonify(outcome="pending", message=str(asked), request=waiting), 409
+    except RegisterError as error:
+        return refused_for(error)
+    with read_only(session):
+        shown = _described(made, zone, now)
+        announce_new_request(made)
+    assert shown is not None
+    return jsonify(outcome="requested", person=shown["person"], request=shown,
                    message="Waiting for SLT; please deposit your phone meanwhile."), 201
 
 

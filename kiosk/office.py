@@ -20,8 +20,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
-from register import audit, importer, locks, people
-from register.db import write_transaction
+from register import audit, importer, lock_commands, people
+from register.db import read_only, unit_of_work
 from register.deposits import lockers_in_use, open_deposit
 from register.errors import RegisterError
 from register.models import Category, Locker, LockerBank, Role
@@ -51,9 +51,10 @@ def _device_details(form: Any) -> DeviceDetails:
 
 
 def _person_form(person: Any, values: Any, error: str | None = None) -> tuple[str, int]:
+    """The person form, inside the caller's unit of work (it lists the lockers)."""
     return render_template(
         "office/person_form.html", person=person, values=values, error=error,
-        categories=list(Category), lockers=people.all_lockers(db.session),
+        categories=list(Category), lockers=people.all_lockers(db.session()),
     ), 422 if error else 200
 
 
@@ -62,64 +63,69 @@ def people_list() -> str:
     query = request.args.get("q", "")
     category = request.args.get("category", "")
     include_left = request.args.get("left") == "1"
-    found = people.search_people(db.session, query, category, include_left)
-    audit.record(db.session, actor(), "register.search", detail=f"{len(found)} people listed")
-    db.session.commit()
-    return render_template("office/people.html", people=found, q=query, category=category,
-                           include_left=include_left, categories=list(Category))
+    with unit_of_work(db.session()) as session:
+        found = people.search_people(session, query, category, include_left)
+        audit.record(session, actor(), "register.search", detail=f"{len(found)} people listed")
+        return render_template("office/people.html", people=found, q=query, category=category,
+                               include_left=include_left, categories=list(Category))
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
 def person_new() -> Any:
     if request.method == "GET":
-        return _person_form(None, {"category": "staff"})
+        with read_only(db.session()):
+            return _person_form(None, {"category": "staff"})
     try:
-        person = people.add_person(db.session, _person_details(request.form), actor())
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            person = people.add_person(session, _person_details(request.form), actor())
     except RegisterError as error:
-        db.session.rollback()
-        return _person_form(None, request.form, str(error))
+        with read_only(db.session()):
+            return _person_form(None, request.form, str(error))
     flash(f"{person.name} is on the register. Now add their phone.")
     return redirect(url_for("office.device_new", person_id=person.id))
 
 
 @bp.route("/people/<int:person_id>")
 def person_view(person_id: int) -> str:
-    person = _get(people.get_person, person_id)
-    audit.record(db.session, actor(), "person.view", f"person:{person.id}")
-    db.session.commit()
-    deposits = {d.id: open_deposit(db.session, d) for d in person.devices}
-    return render_template("office/person.html", person=person, deposits=deposits)
+    with unit_of_work(db.session()) as session:
+        person = _get(people.get_person, person_id)
+        audit.record(session, actor(), "person.view", f"person:{person.id}")
+        deposits = {d.id: open_deposit(session, d) for d in person.devices}
+        return render_template("office/person.html", person=person, deposits=deposits)
 
 
 @bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
 def person_edit(person_id: int) -> Any:
-    person = _get(people.get_person, person_id)
     if request.method == "GET":
-        return _person_form(person, {
-            "name": person.name, "category": person.category, "badge_id": person.badge_id or "",
-            "email": person.email, "fixed_locker_id": person.fixed_locker_id or "",
-        })
+        with read_only(db.session()):
+            person = _get(people.get_person, person_id)
+            return _person_form(person, {
+                "name": person.name, "category": person.category,
+                "badge_id": person.badge_id or "", "email": person.email,
+                "fixed_locker_id": person.fixed_locker_id or "",
+            })
     try:
-        people.update_person(db.session, person, _person_details(request.form), actor())
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            person = _get(people.get_person, person_id)
+            people.update_person(session, person, _person_details(request.form), actor())
     except RegisterError as error:
-        db.session.rollback()
-        return _person_form(person, request.form, str(error))
+        with read_only(db.session()):
+            return _person_form(_get(people.get_person, person_id), request.form, str(error))
     flash("Saved.")
     return redirect(url_for("office.person_view", person_id=person.id))
 
 
 @bp.route("/people/<int:person_id>/left", methods=["POST"])
 def person_left(person_id: int) -> Any:
-    person = _get(people.get_person, person_id)
-    if request.form.get("undo"):
-        people.reinstate(db.session, person, actor())
-        flash(f"{person.name} is active again.")
-    else:
-        people.mark_left(db.session, person, actor())
-        flash(f"{person.name} is marked as left; their badge no longer works at the kiosk.")
-    db.session.commit()
+    with unit_of_work(db.session()) as session:
+        person = _get(people.get_person, person_id)
+        if request.form.get("undo"):
+            people.reinstate(session, person, actor())
+            done = f"{person.name} is active again."
+        else:
+            people.mark_left(session, person, actor())
+            done = f"{person.name} is marked as left; their badge no longer works at the kiosk."
+    flash(done)
     return redirect(url_for("office.person_view", person_id=person.id))
 
 
@@ -136,75 +142,82 @@ def _device_form(person: Any, device: Any, values: Any, error: RegisterError | N
 
 @bp.route("/people/<int:person_id>/devices/new", methods=["GET", "POST"])
 def device_new(person_id: int) -> Any:
-    person = _get(people.get_person, person_id)
     if request.method == "GET":
-        return _device_form(person, None, {})
+        with read_only(db.session()):
+            return _device_form(_get(people.get_person, person_id), None, {})
     try:
-        device = people.register_device(db.session, person, _device_details(request.form), actor())
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            person = _get(people.get_person, person_id)
+            device = people.register_device(session, person, _device_details(request.form),
+                                            actor())
     except RegisterError as error:
-        db.session.rollback()
-        return _device_form(person, None, request.form, error)
+        with read_only(db.session()):
+            return _device_form(_get(people.get_person, person_id), None, request.form, error)
     flash(f"{device.description} registered. Label code {device.label_code}.")
     return redirect(url_for("office.person_view", person_id=person.id))
 
 
 @bp.route("/devices/<int:device_id>/edit", methods=["GET", "POST"])
 def device_edit(device_id: int) -> Any:
-    device = _get(people.get_device, device_id)
     if request.method == "GET":
-        return _device_form(device.owner, device, {
-            "imei": device.imei, "imei2": device.imei2 or "", "make": device.make,
-            "model": device.model,
-        })
+        with read_only(db.session()):
+            device = _get(people.get_device, device_id)
+            return _device_form(device.owner, device, {
+                "imei": device.imei, "imei2": device.imei2 or "", "make": device.make,
+                "model": device.model,
+            })
     try:
-        people.update_device(db.session, device, _device_details(request.form), actor())
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            device = _get(people.get_device, device_id)
+            people.update_device(session, device, _device_details(request.form), actor())
     except RegisterError as error:
-        db.session.rollback()
-        return _device_form(device.owner, device, request.form, error)
+        with read_only(db.session()):
+            device = _get(people.get_device, device_id)
+            return _device_form(device.owner, device, request.form, error)
     flash("Phone details saved.")
     return redirect(url_for("office.person_view", person_id=device.owner_id))
 
 
 @bp.route("/devices/<int:device_id>/verify", methods=["POST"])
 def device_verify(device_id: int) -> Any:
-    device = _get(people.get_device, device_id)
-    people.verify_device(db.session, device, actor())
-    db.session.commit()
+    with unit_of_work(db.session()) as session:
+        device = _get(people.get_device, device_id)
+        people.verify_device(session, device, actor())
     flash(f"{device.description}: IMEI checked against *#06# and marked verified.")
     return redirect(url_for("office.person_view", person_id=device.owner_id))
 
 
 @bp.route("/devices/<int:device_id>/retire", methods=["POST"])
 def device_retire(device_id: int) -> Any:
-    device = _get(people.get_device, device_id)
-    if open_deposit(db.session, device):
+    with unit_of_work(db.session()) as session:
+        device = _get(people.get_device, device_id)
+        in_locker = open_deposit(session, device) is not None
+        if not in_locker:
+            people.retire_device(session, device, actor(), request.form.get("reason", ""))
+    if in_locker:
         flash("This phone is in a locker: collect it at the kiosk before retiring it.", "error")
     else:
-        people.retire_device(db.session, device, actor(), request.form.get("reason", ""))
-        db.session.commit()
         flash(f"{device.description} retired. Its label no longer works at the kiosk.")
     return redirect(url_for("office.person_view", person_id=device.owner_id))
 
 
 @bp.route("/lockers")
 def lockers() -> str:
-    banks = list(db.session.scalars(select(LockerBank).order_by(LockerBank.name)))
-    in_use = {bank.id: lockers_in_use(db.session, bank.id) for bank in banks}
-    return render_template("office/lockers.html", banks=banks, in_use=in_use)
+    with read_only(db.session()) as session:
+        banks = list(session.scalars(select(LockerBank).order_by(LockerBank.name)))
+        in_use = {bank.id: lockers_in_use(session, bank.id) for bank in banks}
+        return render_template("office/lockers.html", banks=banks, in_use=in_use)
 
 
 @bp.route("/lockers/banks", methods=["POST"])
 def bank_add() -> Any:
     count = request.form.get("count", "")
     try:
-        bank = people.add_bank(db.session, request.form.get("name", ""),
-                               int(count) if count.isdigit() else 0, actor(),
-                               request.form.get("location", ""))
-        db.session.commit()
+        with unit_of_work(db.session()) as session:
+            bank = people.add_bank(session, request.form.get("name", ""),
+                                   int(count) if count.isdigit() else 0, actor(),
+                                   request.form.get("location", ""))
     except RegisterError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
         flash(f"Added {bank.name} with {len(bank.lockers)} lockers.")
@@ -213,10 +226,10 @@ def bank_add() -> Any:
 
 @bp.route("/lockers/<int:locker_id>/service", methods=["POST"])
 def locker_service(locker_id: int) -> Any:
-    locker = db.session.get(Locker, locker_id) or abort(404)
     out = request.form.get("out_of_service") == "1"
-    people.set_out_of_service(db.session, locker, out, actor())
-    db.session.commit()
+    with unit_of_work(db.session()) as session:
+        locker = session.get(Locker, locker_id) or abort(404)
+        people.set_out_of_service(session, locker, out, actor())
     flash(f"Locker {locker.number} at {locker.bank.name} is "
           f"{'out of service' if out else 'back in service'}.")
     return redirect(url_for("office.lockers"))
@@ -228,10 +241,9 @@ def emergency_open() -> Any:
     """Admins only: open every locker of the chosen banks, with a reason for the audit trail."""
     bank_ids = [int(b) for b in request.form.getlist("bank") if b.isdigit()]
     try:
-        session = db.session()
-        with write_transaction(session):
-            openings = locks.emergency_open(session, bank_ids, request.form.get("reason", ""),
-                                            actor())
+        with unit_of_work(db.session()) as session:
+            openings = lock_commands.emergency_open(session, bank_ids,
+                                                    request.form.get("reason", ""), actor())
     except RegisterError as error:
         flash(f"Nothing was opened. {error}", "error")
         return redirect(url_for("office.lockers"))
@@ -279,10 +291,10 @@ def import_upload() -> tuple[str, int]:
     """Show what the file would do. Writes nothing: the office confirms on the next page."""
     try:
         csv_text = _uploaded_csv()
-        preview = importer.preview_import(db.session, csv_text)
+        with read_only(db.session()) as session:
+            return _preview_page(importer.preview_import(session, csv_text), csv_text)
     except RegisterError as error:
         return _import_page(str(error), 422)
-    return _preview_page(preview, csv_text)
 
 
 def _uploaded_csv() -> str:
@@ -299,12 +311,13 @@ def _uploaded_csv() -> str:
 def import_confirm() -> Any:
     csv_text = request.form.get("csv_text", "")
     try:
-        # The plain Session, as the kiosk scan does: the write transaction asks it for state.
-        result = importer.apply_import(db.session(), csv_text, actor())
+        with unit_of_work(db.session()) as session:
+            result = importer.apply_import(session, csv_text, actor())
     except importer.ImportRefused as refused:
         if refused.preview is None:
             return _import_page(str(refused), 422)
-        return _preview_page(refused.preview, csv_text, str(refused))
+        with read_only(db.session()):
+            return _preview_page(refused.preview, csv_text, str(refused))
     flash(result.message)
     return redirect(url_for("office.people"))
 

@@ -24,9 +24,10 @@ from flask import (
 )
 
 from kiosk.auth import actor, roles_required
-from kiosk.extensions import db
+from kiosk.extensions import db, in_unit_of_work, read_only_view
 from kiosk.slt_report import percent
 from register import audit, compliance, daily_log, exports, rollcall
+from register.db import unit_of_work
 from register.errors import ValidationError
 from register.models import Role, utc_now
 from register.printing import MARKING
@@ -51,11 +52,11 @@ def not_cached(response: Response) -> Response:
 
 
 def _record(action: str, report: str, count: int, detail: str = "") -> None:
-    """Who saw, printed or exported which report, and how many records: never an IMEI."""
+    """Who saw, printed or exported which report, and how many records: never an IMEI. In the
+    view's unit of work."""
     noun = "record" if count == 1 else "records"
-    audit.record(db.session, actor(), action, f"report:{report}",
+    audit.record(db.session(), actor(), action, f"report:{report}",
                  f"{count} {noun}" + (f"; {detail}" if detail else ""))
-    db.session.commit()
 
 
 def _zone() -> Any:
@@ -73,6 +74,7 @@ def _page(now: datetime) -> dict[str, Any]:
 
 
 @bp.route("/")
+@read_only_view
 def index() -> str:
     return render_template("reports/index.html", times=daily_log.day_times(db.session),
                            is_admin=g.user.role == Role.ADMIN)
@@ -81,6 +83,7 @@ def index() -> str:
 # --- the fire roll call ----------------------------------------------------------------------
 
 @bp.route("/roll-call")
+@in_unit_of_work
 def roll_call() -> str:
     now = utc_now()
     call = rollcall.roll_call(db.session, _zone(), now)
@@ -103,6 +106,7 @@ def _chosen_day(today: date) -> date:
 
 
 @bp.route("/daily-log")
+@in_unit_of_work
 def daily_log_page() -> Any:
     now = utc_now()
     today = now.astimezone(_zone()).date()
@@ -120,6 +124,7 @@ def daily_log_page() -> Any:
 
 
 @bp.route("/daily-log.csv")
+@in_unit_of_work
 def daily_log_csv() -> Response:
     now = utc_now()
     zone = _zone()
@@ -150,13 +155,12 @@ def save_day_times() -> Any:
     if g.user.role != Role.ADMIN:
         abort(403)
     try:
-        times = daily_log.set_day_times(db.session, request.form.get("day_ends", ""),
-                                        request.form.get("early_before", ""), actor())
+        with unit_of_work(db.session()) as session:
+            times = daily_log.set_day_times(session, request.form.get("day_ends", ""),
+                                            request.form.get("early_before", ""), actor())
     except ValidationError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(f"Saved. The school day ends at {times.day_ends:%H:%M}; collections before "
               f"{times.early_before:%H:%M} are early.")
     back = request.form.get("date", "")
@@ -197,6 +201,7 @@ class TermRow:
 
 
 @bp.route("/summaries")
+@in_unit_of_work
 def summaries() -> Any:
     """Compliance week by week over a term, and term by term over its school year, as
     ``register.compliance`` computes them (the SLT policy report's figures too)."""

@@ -15,10 +15,10 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from kiosk.auth import actor, roles_required
-from kiosk.extensions import db
+from kiosk.extensions import db, in_unit_of_work
 from kiosk.slt import announce_new_request
 from register import audit, exception_requests, people, settings
-from register.db import write_transaction
+from register.db import read_only, unit_of_work
 from register.errors import RegisterError, ValidationError
 from register.exception_requests import ALL_DAYS, CATEGORIES, Window
 from register.models import ExceptionRequest, Person, Role, utc_now
@@ -93,7 +93,6 @@ def _page(person: Person | None, values: Any, error: str | None = None, status: 
         two_approvers=settings.second_approver_categories(db.session), recent=recent,
         windows={r.id: Window.of(r).describe() for r in recent},
         today=utc_now().astimezone(current_app.extensions["school_zone"]).date())
-    db.session.commit()
     return page, status
 
 
@@ -103,6 +102,7 @@ def _chosen_person(ident: str) -> Person | None:
 
 
 @bp.route("/new", methods=["GET"])
+@in_unit_of_work
 def new() -> tuple[str, int]:
     person = _chosen_person(request.args.get("person", ""))
     return _page(person, MultiDict({"when": "today"}))
@@ -111,23 +111,25 @@ def new() -> tuple[str, int]:
 @bp.route("/new", methods=["POST"])
 def record() -> Any:
     form = request.form
-    person = _chosen_person(form.get("person_id", ""))
-    if person is None:
-        return _page(None, form, "Choose who the request is for.", 422)
     zone = current_app.extensions["school_zone"]
     now = utc_now()
     via = "slt" if g.user.role == Role.SLT else "office"
+    session = db.session()
     try:
-        window = parse_window(form, now.astimezone(zone))
-        with write_transaction(db.session()) as session:
-            person = session.get_one(Person, person.id)
+        with unit_of_work(session):
+            person = _chosen_person(form.get("person_id", ""))
+            if person is None:
+                raise ValidationError("Choose who the request is for.")
+            window = parse_window(form, now.astimezone(zone))
             exception = exception_requests.request_exception(
                 session, person, form.get("category", ""), form.get("reason", ""), window,
                 actor(), via, zone, now)
             name = person.name
     except RegisterError as error:
-        return _page(_chosen_person(str(person.id)), form, str(error), 422)
-    announce_new_request(exception, exclude_user_id=g.user.id)
+        with unit_of_work(session):  # the page lists matches, and that search is audited
+            return _page(_chosen_person(form.get("person_id", "")), form, str(error), 422)
+    with read_only(session):
+        announce_new_request(exception, exclude_user_id=g.user.id)
     flash(f"Request for {name} sent to SLT: waiting for a decision.")
     if g.user.role in (Role.SLT, Role.ADMIN):
         return redirect(url_for("slt.now"))

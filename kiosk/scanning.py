@@ -7,8 +7,10 @@ from datetime import datetime
 
 from flask import Response, current_app, jsonify
 
+from kiosk.answers import refused, status_for
 from kiosk.extensions import db
 from register import scans
+from register.db import read_only, unit_of_work
 
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{scans.MAX_KEY_LENGTH}}}")
 
@@ -45,14 +47,22 @@ def _scanned_at(value: object) -> datetime | None:
 
 
 def scan_response(kiosk_id: int, payload: object) -> tuple[Response, int]:
-    """The JSON response for a scan: 200 when something was done or asked, 4xx if not."""
+    """The JSON response for a scan: 200 when something was done or asked, 4xx if not. A
+    repeated key is answered from a read-only look; a new scan is one unit of work."""
     try:
         request = parse_scan(payload)
     except BadScanRequest as error:
-        return jsonify(outcome="refused", reason="bad_request", message=str(error),
-                       locker=None, person=None), 400
-    answer = scans.scan(db.session(), kiosk_id, request, current_app.extensions["school_zone"])
+        return refused("bad_request", str(error))
+    session = db.session()
+    answer = None
+    if request.key:
+        with read_only(session):
+            answer = scans.stored_answer(session, kiosk_id, request.key)
+    if answer is None:
+        with unit_of_work(session):
+            answer = scans.scan(session, kiosk_id, request,
+                                current_app.extensions["school_zone"])
     response = jsonify(answer.body)
     if answer.repeated:
         response.headers["Idempotent-Replayed"] = "true"
-    return response, answer.status
+    return response, status_for(answer.reason)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from hardware.errors import HardwareError
 from hardware.simulated import badge_frame_for, send
 from kiosk import demo
-from kiosk.extensions import db
+from kiosk.extensions import db, read_only_view
 from kiosk.kiosk_views import paired_kiosk
 from register.models import Device, Person, Role
 
@@ -78,6 +78,7 @@ def demo_only() -> Any:
 
 
 @bp.route("", methods=["GET"])
+@read_only_view
 def page() -> Any:
     return render_template("kiosk/simulate.html", taps=demo_taps(db.session), readers=READERS)
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
 from register import audit, duty, exception_requests, kiosk_link, notify
-from register.db import write_transaction
+from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import APPROVED, CATEGORIES, REVOKED, Window
 from register.models import Deposit, Device, ExceptionRequest, Role, User, utc_now
@@ -183,15 +183,24 @@ def _title(count: int) -> str:
 def _expire_due(now: datetime) -> None:
     """Close what has ended, so the tablet never offers to decide a request that is over.
     Reads first: the write lock is taken only when something has actually ended."""
-    zone = _zone()
-    if exception_requests.any_due_to_expire(db.session, zone, now):
-        with write_transaction(db.session()) as session:
+    zone, session = _zone(), db.session()
+    with read_only(session):
+        due = exception_requests.any_due_to_expire(session, zone, now)
+    if due:
+        with unit_of_work(session):
             exception_requests.expire_due(session, zone, now)
 
 
 def _render(errors: dict[int, dict[str, str]] | None = None, problem: str = "") -> str:
-    now, zone, user = utc_now(), _zone(), g.user
+    """The tablet's page, and its audit entry: one unit of work, after any expiry."""
+    now, zone = utc_now(), _zone()
     _expire_due(now)
+    with unit_of_work(db.session()):
+        return _page(now, zone, errors or {}, problem)
+
+
+def _page(now: datetime, zone: tzinfo, errors: dict[int, dict[str, str]], problem: str) -> str:
+    user = g.user
     pending = pending_cards(user, now, zone)
     approved = approved_cards(user, now, zone)
     rows = duty_rows(now, zone)
@@ -202,21 +211,18 @@ def _render(errors: dict[int, dict[str, str]] | None = None, problem: str = "") 
         .order_by(Deposit.deposited_at)
     ))
     alerts = kiosk_link.attention(db.session, now)
-    errors = errors or {}
     shown = {c.request.id for c in pending} | {c.request.id for c in approved}
     # A refusal about a request no longer listed (decided meanwhile) goes at the top.
     problem = problem or "; ".join(e["message"] for i, e in errors.items() if i not in shown)
     audit.record(db.session, actor(), "slt.now.view",
                  detail=f"{len(pending)} pending, {len(approved)} approved, {len(rows)} on duty")
-    page = render_template(
+    return render_template(
         "slt/now.html", pending=pending, approved=approved, rows=rows, deposits=deposits,
         alerts=alerts, with_doors=kiosk_link.any_agent(db.session), errors=errors,
         problem=problem, title=_title(len(pending)),
         in_effect=sum(c.in_effect for c in approved),
         gaps=sum(r.state in ("gap", "due") for r in rows),
         poll_seconds=current_app.config.get("SLT_POLL_SECONDS", POLL_SECONDS))
-    db.session.commit()  # after rendering: committing first would reload every row shown
-    return page
 
 
 @bp.route("/")
@@ -228,24 +234,24 @@ def now() -> str:
 def pending_json() -> Any:
     """What the tablet polls: every pending request as its card, and the count for the title.
     ``have`` lists the ids the page shows already; only new ones are written to the audit."""
-    now, zone = utc_now(), _zone()
+    now, zone, session = utc_now(), _zone(), db.session()
     _expire_due(now)
-    cards = pending_cards(g.user, now, zone)
     have = {int(i) for i in request.args.get("have", "").split(",") if i.isdigit()}
-    body = {
-        "count": len(cards),
-        "title": f"{_title(len(cards))} · {current_app.config['SCHOOL_NAME']}",
-        "requests": [{"id": c.request.id, "version": c.version, "person": c.request.person.name,
-                      "html": render_template("slt/_pending_card.html", card=c, errors={})}
-                     for c in cards],
-    }
-    new = [c.request.id for c in cards if c.request.id not in have]
-    if new:
-        audit.record(db.session, actor(), "slt.requests.shown",
-                     detail=", ".join(f"exception:{i}" for i in new))
-        db.session.commit()
-    else:
-        db.session.rollback()  # ends the read; nothing to keep
+    with read_only(session):
+        cards = pending_cards(g.user, now, zone)
+        body = {
+            "count": len(cards),
+            "title": f"{_title(len(cards))} · {current_app.config['SCHOOL_NAME']}",
+            "requests": [{"id": c.request.id, "version": c.version,
+                          "person": c.request.person.name,
+                          "html": render_template("slt/_pending_card.html", card=c, errors={})}
+                         for c in cards],
+        }
+        new = [c.request.id for c in cards if c.request.id not in have]
+    if new:  # the audit trail says which requests this user has now been shown
+        with unit_of_work(session):
+            audit.record(session, actor(), "slt.requests.shown",
+                         detail=", ".join(f"exception:{i}" for i in new))
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -270,7 +276,7 @@ def revoke(request_id: int) -> Any:
 
 def _decide(request_id: int, action: str, text: str) -> Any:
     try:
-        with write_transaction(db.session()) as session:
+        with unit_of_work(db.session()) as session:
             # PostgreSQL: two tablets deciding one request take turns (SQLite holds the lock).
             exception = session.get(ExceptionRequest, request_id, with_for_update=True)
             if exception is None:

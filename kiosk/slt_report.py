@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from kiosk.auth import actor, roles_required
-from kiosk.extensions import db
+from kiosk.extensions import db, in_unit_of_work
 from register import compliance, policy_report
 from register.exception_requests import CATEGORIES
 from register.models import Role, utc_now
@@ -53,6 +53,7 @@ class BadRange(ValueError):
 
 
 @bp.route("/report")
+@in_unit_of_work
 def report() -> Any:
     zone = current_app.extensions["school_zone"]
     now = utc_now()
@@ -74,7 +75,6 @@ def report() -> Any:
                                  choice.min_requests)
     printing = request.args.get("print") == "1"
     policy_report.record_access(db.session, report, actor(), printed=printing, at=now)
-    db.session.commit()
     return render_template(
         "slt/report.html", choice=choice, error=None, report=report, printing=printing,
         day_chart=compliance_chart(report.compliance.days()),

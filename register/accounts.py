@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from register import audit
-from register.errors import NotFound, RegisterError, ValidationError
+from register.errors import NotFound, ValidationError
 from register.models import Kiosk, LockerBank, LoginFailure, Role, User, utc_now
 
 MAX_FAILURES = 5
@@ -22,8 +23,13 @@ MIN_PASSWORD_LENGTH = 10
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class SignInRefused(RegisterError):
-    pass
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in: the user, or a refusal safe to show (it never says which part
+    was wrong). A failure is recorded either way, so it must be committed either way."""
+
+    user: User | None
+    refusal: str = ""
 
 
 def create_user(session: Session, username: str, password: str, role: str) -> User:
@@ -43,9 +49,9 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
 def authenticate(
     session: Session, username: str, password: str, remote_addr: str = "",
     now: datetime | None = None,
-) -> User:
-    """The user, or SignInRefused with a message safe to show (it never says which part
-    was wrong). Commits, so that failures count across workers."""
+) -> SignIn:
+    """Check a sign-in, inside the caller's unit of work, which commits whatever the outcome:
+    failures count across all workers."""
     now = now or utc_now()
     username = username.strip().lower()
     since = now - FAILURE_WINDOW
@@ -54,10 +60,8 @@ def authenticate(
         .where(LoginFailure.username == username, LoginFailure.at > since)
     ) or 0
     if failures >= MAX_FAILURES:
-        session.rollback()
-        raise SignInRefused(
-            "Too many failed attempts for this account. Wait 15 minutes or ask an admin."
-        )
+        return SignIn(None, "Too many failed attempts for this account. Wait 15 minutes or ask "
+                            "an admin.")
     user = session.scalar(select(User).where(User.username == username, User.active))
     if user is None or not check_password_hash(user.password_hash, password):
         if user is None:
@@ -65,12 +69,10 @@ def authenticate(
         session.add(LoginFailure(username=username, remote_addr=remote_addr, at=now))
         audit.record(session, f"anonymous@{remote_addr}", "signin.failed", f"user:{username}",
                      at=now)
-        session.commit()
-        raise SignInRefused("That username and password do not match.")
+        return SignIn(None, "That username and password do not match.")
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     audit.record(session, username, "signin", f"user:{username}", at=now)
-    session.commit()
-    return user
+    return SignIn(user)
 
 
 def hash_token(token: str) -> str:
@@ -101,4 +103,6 @@ def reissue_kiosk_token(session: Session, kiosk: Kiosk) -> str:
 def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
     if not token:
         return None
-    return session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token)))
+    # One indexed read (token_hash is unique), with the kiosk's bank for the page.
+    return session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token))
+                          .options(joinedload(Kiosk.bank)))

@@ -1,101 +1,131 @@
-"""Engine settings and transactions that hold under concurrency on SQLite and PostgreSQL."""
+"""Database URLs, engine settings, and the one transaction policy: units of work.
+
+Every use case runs inside one unit of work that its caller (a view, a CLI command, the agent
+API) opens: ``with unit_of_work(session):`` commits on success and rolls back on error;
+``with read_only(session):`` ends with a rollback and refuses any write. Helpers and use cases
+never commit or roll back. On SQLite a writing unit of work begins ``BEGIN IMMEDIATE``, so it
+waits for the write lock before it reads anything it will act on; PostgreSQL gets the same
+effect from the row locks the use cases take (``lock``).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, Select, event
 from sqlalchemy.orm import Session
 
-T = TypeVar("T")
-
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-_WRITE_LOCK = "register_write_lock"
-_HOLDS_WRITE_LOCK = "register_holds_write_lock"
-_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
+_MODE = "register_unit_of_work"  # execution option and connection.info key
+READ, WRITE, UNDECLARED = "read", "write", "undeclared"
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+class TransactionPolicyError(RuntimeError):
+    """A write where none was declared: a bug in the caller, never a user's mistake."""
+
+
+def database_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` form and use the psycopg 3 driver for it."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
 
 
 def configure_engine(engine: Engine) -> None:
-    """Per-connection settings; call once per engine, before its first connection."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_register_configured", False):
+    """Per-connection settings and the write guard; call once per engine, before it connects."""
+    if getattr(engine, "_register_configured", False):
         return
     engine._register_configured = True  # type: ignore[attr-defined]
+    sqlite = engine.dialect.name == "sqlite"
 
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a scan acknowledged to the kiosk survives a power cut (NORMAL may roll it back).
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
+    if sqlite:
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin (see _begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: a scan acknowledged to the kiosk survives a power cut (NORMAL may lose it).
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(connection: Any) -> None:
-        # A deferred transaction that reads, then writes, fails at once with "database is
-        # locked" if another writer got in between; IMMEDIATE waits on busy_timeout instead.
-        immediate = connection.get_execution_options().get(_WRITE_LOCK, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        connection.info[_HOLDS_WRITE_LOCK] = immediate
+    def _begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_MODE)
+        connection.info[_MODE] = mode
+        if sqlite:
+            # A deferred transaction that reads, then writes, fails at once with "database is
+            # locked" if another writer got in between; IMMEDIATE waits on busy_timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == WRITE else "BEGIN")
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _sqlite_take_write_lock(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
-        # Any other transaction that reads, then writes (a page that writes its audit entry
-        # after its queries, a form) would fail with "database is locked" whenever the kiosk
-        # agent's heartbeat wrote in between. Before its first write, end its read snapshot
-        # (it holds no lock in WAL mode) and wait for the write lock: from then on it sees
-        # committed data, as it would under PostgreSQL's READ COMMITTED.
-        if connection.info.get(_HOLDS_WRITE_LOCK, True) or not _WRITES.match(statement):
-            return
-        cursor.execute("COMMIT")
-        cursor.execute("BEGIN IMMEDIATE")
-        connection.info[_HOLDS_WRITE_LOCK] = True
+    def _guard_writes(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        mode = connection.info.get(_MODE)
+        if mode in (READ, UNDECLARED) and _WRITES.match(statement):
+            raise TransactionPolicyError(
+                f"a write in a {mode} transaction: open it with unit_of_work(): "
+                f"{statement.split(None, 3)[:3]}")
+
+
+def declare_units_of_work(session_class: type[Session]) -> None:
+    """Sessions of this class may write only inside ``unit_of_work`` (the web app's)."""
+
+    @event.listens_for(session_class, "after_begin")
+    def _undeclared(_session: Session, _transaction: Any, connection: Any) -> None:
+        if connection.info.get(_MODE) is None:
+            connection.info[_MODE] = UNDECLARED
+
+
+def _begin(session: Session, mode: str) -> None:
+    if session.info.get(_MODE):
+        raise TransactionPolicyError("units of work do not nest: the caller opens one")
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise TransactionPolicyError("unsaved changes outside a unit of work")
+        # End an implicit read (a page's sign-in check): a WAL reader cannot become a writer
+        # once others have committed, and a unit of work must see what is committed now.
+        session.rollback()
+    session.connection(execution_options={_MODE: mode})
+    session.info[_MODE] = mode
 
 
 @contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
-    """One atomic unit of work that may read before it writes; commits on success."""
-    if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("unsaved changes outside a write transaction")
-        # End any read snapshot: a WAL reader cannot upgrade to a writer after others commit.
-        session.rollback()
-    session.connection(execution_options={_WRITE_LOCK: True})
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """One atomic use case that may write: commits on success, rolls back on any error."""
+    _begin(session, WRITE)
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_MODE, None)
 
 
-def in_write_transaction(session: Session, work: Callable[[Session], T], attempts: int = 3) -> T:
-    """Run ``work`` atomically, retrying when a concurrent writer won a unique-index race.
-
-    On PostgreSQL two kiosks can pick the same free locker; the partial unique index refuses
-    the second insert and the retry sees the locker taken. On SQLite the write lock serialises
-    them before they read, so the retry never happens there.
-    """
-    for attempt in range(attempts):
-        try:
-            with write_transaction(session):
-                return work(session)
-        except (IntegrityError, OperationalError) as error:
-            if attempt == attempts - 1 or not _is_retryable(error):
-                raise
-    raise AssertionError("unreachable")
+@contextmanager
+def read_only(session: Session) -> Iterator[Session]:
+    """A use case that only reads: one consistent snapshot, ended when the block ends."""
+    _begin(session, READ)
+    try:
+        yield session
+        if session.new or session.dirty or session.deleted:
+            raise TransactionPolicyError("a read-only unit of work changed something")
+    finally:
+        session.rollback()
+        session.info.pop(_MODE, None)
 
 
-def _is_retryable(error: Exception) -> bool:
-    if isinstance(error, IntegrityError):
-        return True
-    # PostgreSQL serialization failures and deadlocks are safe to retry.
-    code = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return code in {"40001", "40P01"}
+def lock(session: Session, query: Select[Any]) -> None:
+    """Take PostgreSQL row locks (``query`` has ``with_for_update``): concurrent use cases on
+    the same rows queue here. SQLite's write lock already serialises writers: nothing to run."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(query)

@@ -1,28 +1,26 @@
 """The kiosk flow: a scan deposits a phone into a locker or collects it, and puts its owner on
 or off duty. Someone holding an SLT-agreed exception goes on duty with their phone instead.
 
-Every refusal is a ScanRefused whose message is the sentence the kiosk shows.
+Every refusal is a ScanRefused whose message is the sentence the kiosk shows. What a code
+names is decided in register.codes; register.scans runs a scan as one unit of work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from register import duty, exception_requests
-from register.db import in_write_transaction
-from register.errors import InvalidImei, ScanRefused
-from register.imei import looks_like_imei, parse_imei
-from register.models import Deposit, Device, Kiosk, Locker, LockerBank, Person, utc_now
-from register.people import normalise_badge_id, normalise_code
+from register.db import lock
+from register.errors import ScanRefused
+from register.models import Deposit, Device, Kiosk, Locker, LockerBank, Person
 
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
 ON_DUTY, OFF_DUTY = "on_duty", "off_duty"  # with an agreed exception: no deposit
-LONDON = ZoneInfo("Europe/London")
+NO_PHONE, NO_FREE_LOCKER, OTHER_BANK = "no_phone", "no_free_locker", "other_bank"
 
 
 @dataclass(frozen=True)
@@ -54,116 +52,34 @@ class ScanResult:
     off_duty: bool = False  # this scan took the person off duty
 
 
-def handle_scan(
-    session: Session, kiosk_id: int, code: str, now: datetime | None = None,
-    zone: tzinfo = LONDON,
-) -> ScanResult:
-    """Act on whatever was scanned at ``kiosk``: a phone label, a badge, or an IMEI."""
-    now = now or utc_now()
-    # Refusals and "which phone?" only read: answer them without queueing for the write lock.
-    try:
-        found = identify(session, code, now)
-    finally:
-        session.rollback()
-    if isinstance(found, ScanResult):
-        return found
-    return in_write_transaction(
-        session,
-        lambda s: toggle(s, s.get_one(Kiosk, kiosk_id), s.get_one(Device, found), now, zone),
-    )
-
-
-def identify(session: Session, code: str, now: datetime) -> int | ScanResult:
-    """The id of the phone a scan acts on, or the question to ask; refusals raise."""
-    code = normalise_code(code)
-    if not code:
-        raise ScanRefused("empty", "Nothing was scanned. Please try again.", status=400)
-    device = session.scalar(select(Device).where(Device.label_code == code))
-    if device is None:
-        person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code)))
-        if person is not None:
-            return _for_person(session, person, now)
-        if not looks_like_imei(code):
-            raise ScanRefused(
-                "unknown", "We don't recognise that code. Please try again or see the office.",
-                status=404,
-            )
-        device = _device_by_imei(session, code)
-    _require_current(device)
-    return device.id
-
-
-def _device_by_imei(session: Session, code: str) -> Device:
-    try:
-        imei = parse_imei(code).imei
-    except InvalidImei:
-        raise ScanRefused(
-            "invalid_imei",
-            "That number is not a valid IMEI. Check it with *#06# and try again.",
-            status=422,
-        ) from None
-    device = session.scalar(
-        select(Device).where((Device.imei == imei) | (Device.imei2 == imei))
-    )
-    if device is None:
-        raise ScanRefused(
-            "unregistered", "This phone is not on the register. Please see the office.",
-            status=404,
-        )
-    return device
-
-
-def _for_person(session: Session, person: Person, now: datetime) -> int | ScanResult:
-    _require_active(person)
-    devices = person.current_devices
-    if not devices:
-        raise ScanRefused(
-            "no_phone", f"{person.first_name}, no phone is registered to you. "
-            "Please see the office.", status=404,
-        )
-    if len(devices) == 1:
-        return devices[0].id
-    choices = []
-    for device in devices:
-        deposit = open_deposit(session, device)
-        choices.append(PhoneChoice(device.label_code, device.description,
-                                   deposit.locker.number if deposit else None))
-    return ScanResult(CHOOSE, f"{person.first_name}, which phone?", now,
-                      person=person.name, choices=choices)
-
-
-def _require_active(person: Person) -> None:
-    if not person.active:
-        raise ScanRefused(
-            "left", f"{person.name} is marked as having left. Please see the office.",
-            status=403,
-        )
-
-
 def open_deposit(session: Session, device: Device) -> Deposit | None:
     return session.scalar(
         select(Deposit).where(Deposit.device_id == device.id, Deposit.collected_at.is_(None))
     )
 
 
-def _require_current(device: Device) -> None:
-    if device.retired_at is not None:
-        raise ScanRefused(
-            "retired", f"This {device.description} was retired from the register. "
-            "Please see the office.", status=409,
-        )
-    _require_active(device.owner)
+def for_person(session: Session, person: Person, now: datetime) -> Device | ScanResult:
+    """The phone a badge acts on, or the question "which phone?" when there are several."""
+    devices = person.current_devices
+    if not devices:
+        raise ScanRefused(NO_PHONE, f"{person.first_name}, no phone is registered to you. "
+                          "Please see the office.")
+    if len(devices) == 1:
+        return devices[0]
+    in_lockers = lockers_of(session, [d.id for d in devices])
+    choices = [PhoneChoice(d.label_code, d.description, in_lockers.get(d.id)) for d in devices]
+    return ScanResult(CHOOSE, f"{person.first_name}, which phone?", now,
+                      person=person.name, choices=choices)
 
 
 def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
-           zone: tzinfo = LONDON) -> ScanResult:
+           zone: tzinfo) -> ScanResult:
     """Deposit the phone if it is out, collect it if it is in; with an agreed exception, go on
-    or off duty keeping it. Call inside a write transaction."""
-    _require_current(device)  # again: the office may have retired it a moment ago
-    # PostgreSQL: concurrent scans of one phone queue here instead of racing (SQLite already
-    # holds the database write lock). Lock order is always phone, then bank.
-    session.execute(select(Device.id).where(Device.id == device.id).with_for_update())
+    or off duty keeping it. Inside the caller's unit of work."""
     owner = device.owner
+    # PostgreSQL: one person's scans queue here instead of racing (their phones, their duty
+    # period); SQLite already holds the write lock. Lock order: person, then bank.
+    lock(session, select(Person.id).where(Person.id == owner.id).with_for_update())
     exception = exception_requests.active_for(session, owner.id, zone, now)
     note = _note(exception, now, zone) if exception else None
     deposit = open_deposit(session, device)
@@ -191,13 +107,11 @@ def _note(exception: exception_requests.ExceptionRequest, now: datetime, zone: t
 
 def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
     # Kiosks at one bank take turns choosing a locker, so they never pick the same one.
-    session.execute(select(LockerBank.id).where(LockerBank.id == kiosk.bank_id).with_for_update())
+    lock(session, select(LockerBank.id).where(LockerBank.id == kiosk.bank_id).with_for_update())
     locker = _choose_locker(session, kiosk, device.owner)
     if locker is None:
-        raise ScanRefused(
-            "no_free_locker", f"There is no free locker at {kiosk.bank.name}. "
-            "Please see the office.", status=409,
-        )
+        raise ScanRefused(NO_FREE_LOCKER, f"There is no free locker at {kiosk.bank.name}. "
+                          "Please see the office.")
     session.add(Deposit(device=device, locker=locker, deposited_at=now, deposit_kiosk_id=kiosk.id))
     session.flush()  # the unique indexes speak here, inside the transaction
     owner = device.owner
@@ -215,9 +129,8 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
     owner = deposit.device.owner
     if locker.bank_id != kiosk.bank_id:
         raise ScanRefused(
-            "other_bank", f"{owner.first_name}, this phone is already in locker {locker.number} "
-            f"at {locker.bank.name}. Please collect it there.", status=409,
-        )
+            OTHER_BANK, f"{owner.first_name}, this phone is already in locker {locker.number} "
+            f"at {locker.bank.name}. Please collect it there.")
     deposit.collected_at = now
     deposit.collect_kiosk_id = kiosk.id
     take = (f"{owner.first_name}, your phone is in locker {locker.number}. "
@@ -248,6 +161,14 @@ def _choose_locker(session: Session, kiosk: Kiosk, owner: Person) -> Locker | No
         Person.fixed_locker_id.is_not(None), Person.active
     )
     return session.scalar(usable.where(Locker.id.not_in(reserved)).limit(1))
+
+
+def lockers_of(session: Session, device_ids: list[int]) -> dict[int, int]:
+    """Where these phones are now: device id to locker number, for those deposited."""
+    rows = session.execute(
+        select(Deposit.device_id, Locker.number).join(Locker)
+        .where(Deposit.device_id.in_(device_ids), Deposit.collected_at.is_(None)))
+    return {device_id: number for device_id, number in rows}
 
 
 def lockers_in_use(session: Session, bank_id: int) -> dict[int, Deposit]:

@@ -14,11 +14,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from register import audit, settings
-from register.errors import RegisterError, ScanRefused, ValidationError
-from register.imei import looks_like_imei, parse_imei
-from register.models import Device, ExceptionDecision, ExceptionRequest, Person, User, utc_now
-from register.people import normalise_badge_id, normalise_code
+from register import audit, codes, settings
+from register.db import lock
+from register.errors import RegisterError, ValidationError
+from register.models import ExceptionDecision, ExceptionRequest, Person, User, utc_now
 
 CATEGORIES = {
     "emergency": "Family or medical emergency",
@@ -36,7 +35,7 @@ MAX_REASON = 300
 
 
 class DecisionRefused(RegisterError):
-    pass
+    reason = "decision_refused"
 
 
 @dataclass(frozen=True)
@@ -291,39 +290,13 @@ def for_people(session: Session, person_ids: Iterable[int]) -> list[ExceptionReq
 class AlreadyAsked(RegisterError):
     """A pending request exists: the kiosk says so rather than making a second one."""
 
+    reason = "already_asked"
+
     def __init__(self, request: ExceptionRequest) -> None:
         super().__init__(f"You have already asked ({CATEGORIES[request.category]}, "
                          f"{Window.of(request).describe()}). Waiting for SLT; please deposit "
                          "your phone meanwhile.")
         self.request = request
-
-
-def person_for_code(session: Session, code: str) -> Person:
-    """Whoever a kiosk scan names (badge, phone label or IMEI). Reads only; refusals raise
-    ScanRefused with the kiosk's sentences."""
-    code = normalise_code(code)
-    if not code:
-        raise ScanRefused("empty", "Nothing was scanned. Please try again.", status=400)
-    person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code)))
-    if person is None:
-        device = session.scalar(select(Device).where(Device.label_code == code))
-        if device is None and looks_like_imei(code):
-            try:
-                imei = parse_imei(code).imei
-            except RegisterError:
-                imei = ""
-            device = session.scalar(
-                select(Device).where((Device.imei == imei) | (Device.imei2 == imei)))
-        if device is None:
-            raise ScanRefused(
-                "unknown", "We don't recognise that code. Please try again or see the office.",
-                status=404)
-        person = device.owner
-    if not person.active:
-        raise ScanRefused(
-            "left", f"{person.name} is marked as having left. Please see the office.",
-            status=403)
-    return person
 
 
 def pending_for(session: Session, person_id: int, zone: tzinfo, now: datetime,
@@ -353,12 +326,13 @@ def kiosk_window(now: datetime, zone: tzinfo, ends_on: date | None, until: time 
 def request_at_kiosk(session: Session, code: str, category: str, reason: str,
                      window_end: tuple[date | None, time | None], kiosk_name: str,
                      zone: tzinfo, now: datetime | None = None) -> ExceptionRequest:
-    """A request made at a kiosk by whoever ``code`` names; call inside a write transaction.
-    A pending request already waiting is refused (AlreadyAsked), never doubled."""
+    """A request made at a kiosk by whoever ``code`` names (register.codes), inside the
+    caller's unit of work. A pending request already waiting is refused (AlreadyAsked), never
+    doubled."""
     now = now or utc_now()
-    person = person_for_code(session, code)
+    person = codes.resolve(session, code).person
     # PostgreSQL: two taps of "Send" queue here (SQLite already holds the write lock).
-    session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+    lock(session, select(Person.id).where(Person.id == person.id).with_for_update())
     waiting = pending_for(session, person.id, zone, now)
     if waiting is not None:
         raise AlreadyAsked(waiting)

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from register import audit, exports, people
-from register.db import in_write_transaction
 from register.errors import RegisterError
 from register.imei import luhn_check_digit
 from register.models import Category, Device, Person, utc_now
@@ -178,22 +177,18 @@ def preview_import(session: Session, text: str) -> ImportPreview:
 
 
 def apply_import(session: Session, text: str, actor: str) -> ImportResult:
-    """Check the file again and write all of it in one transaction, or nothing at all."""
-
-    def work(session: Session) -> ImportResult:
-        # Checked inside the write transaction: the register may have changed since the preview.
-        preview = preview_import(session, text)
-        if preview.problem_rows:
-            count = len(preview.problem_rows)
-            raise ImportRefused(
-                f"{plural(count, 'row')} {'has' if count == 1 else 'have'} problems, so nothing "
-                "was imported. Fix them in the spreadsheet and upload it again.", preview)
-        if not preview.can_import:
-            raise ImportRefused("Nothing to import: everyone in the file is already on the "
-                                "register, and no row adds a phone.", preview)
-        return _write(session, preview, actor)
-
-    return in_write_transaction(session, work)
+    """Check the file again and write all of it, or nothing at all: inside the caller's unit of
+    work, which sees the register as it is now (it may have changed since the preview)."""
+    preview = preview_import(session, text)
+    if preview.problem_rows:
+        count = len(preview.problem_rows)
+        raise ImportRefused(
+            f"{plural(count, 'row')} {'has' if count == 1 else 'have'} problems, so nothing "
+            "was imported. Fix them in the spreadsheet and upload it again.", preview)
+    if not preview.can_import:
+        raise ImportRefused("Nothing to import: everyone in the file is already on the "
+                            "register, and no row adds a phone.", preview)
+    return _write(session, preview, actor)
 
 
 # --- reading the file ----------------------------------------------------------------------

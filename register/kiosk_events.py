@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from register.db import lock
 from register.models import Kiosk, KioskEvent, utc_now
 
 SCAN, LOCK_FAILED, DOOR_OPEN = "scan", "lock_failed", "door_open"
@@ -33,9 +34,10 @@ class Event:
 
 
 def lock_kiosk(session: Session, kiosk_id: int) -> None:
-    """Serialise this kiosk's agent traffic and events (a no-op on SQLite, which serialises
-    all writers). FOR NO KEY UPDATE: rows that merely reference the kiosk are not blocked."""
-    session.execute(select(Kiosk.id).where(Kiosk.id == kiosk_id).with_for_update(key_share=True))
+    """Serialise this kiosk's agent traffic and events (nothing to do on SQLite, which
+    serialises all writers). FOR NO KEY UPDATE: rows that merely reference the kiosk are not
+    blocked."""
+    lock(session, select(Kiosk.id).where(Kiosk.id == kiosk_id).with_for_update(key_share=True))
 
 
 def publish(session: Session, kiosk_id: int, kind: str, data: dict[str, Any],

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from register import kiosk_events, locks
-from register.db import in_write_transaction
+from register import kiosk_events, lock_commands
 from register.errors import ValidationError
 from register.models import (
+    AgentHeartbeat,
     Deposit,
     DepositDoor,
     Kiosk,
-    KioskAgent,
     Locker,
     LockerDoor,
     utc_now,
@@ -89,29 +88,26 @@ class KioskStatus:
 # --- the heartbeat ------------------------------------------------------------------------
 
 def heartbeat(session: Session, kiosk_id: int, readers: Mapping[str, ReaderReport],
-              doors: Mapping[int, str], now: datetime | None = None) -> list[locks.Order]:
-    """Store what the agent reports; return the lock commands it should carry out now."""
+              doors: Mapping[int, str], now: datetime | None = None) -> list[lock_commands.Order]:
+    """Store what the agent reports; return the lock commands it should carry out now. Inside
+    the caller's unit of work."""
     now = now or utc_now()
     for state in doors.values():
         if state not in DOOR_STATES:
             raise ValidationError(f"A door is open, closed or unknown, not {state!r}.")
-
-    def work(s: Session) -> list[locks.Order]:
-        kiosk_events.lock_kiosk(s, kiosk_id)  # one heartbeat at a time per kiosk
-        kiosk = s.get_one(Kiosk, kiosk_id)
-        _record_readers(s, kiosk_id, readers, now)
-        _record_doors(s, kiosk, doors, now)
-        _warn_of_doors_left_open(s, kiosk_id, now)
-        return locks.hand_out(s, kiosk_id, now)
-
-    return in_write_transaction(session, work)
+    kiosk_events.lock_kiosk(session, kiosk_id)  # one heartbeat at a time per kiosk
+    kiosk = session.get_one(Kiosk, kiosk_id)
+    _record_readers(session, kiosk_id, readers, now)
+    _record_doors(session, kiosk, doors, now)
+    _warn_of_doors_left_open(session, kiosk_id, now)
+    return lock_commands.hand_out(session, kiosk_id, now)
 
 
 def _record_readers(session: Session, kiosk_id: int, readers: Mapping[str, ReaderReport],
                     now: datetime) -> None:
-    agent = session.get(KioskAgent, kiosk_id)
+    agent = session.get(AgentHeartbeat, kiosk_id)
     if agent is None:
-        agent = KioskAgent(kiosk_id=kiosk_id, first_seen_at=now, readers={})
+        agent = AgentHeartbeat(kiosk_id=kiosk_id, first_seen_at=now, readers={})
         session.add(agent)
     before = agent.readers or {}
     stored: dict[str, dict[str, object]] = {}
@@ -183,7 +179,7 @@ def kiosk_status(session: Session, kiosk_id: int, now: datetime | None = None) -
     bank are one warning, however many there are."""
     now = now or utc_now()
     kiosk = session.get_one(Kiosk, kiosk_id)
-    agent = session.get(KioskAgent, kiosk_id)
+    agent = session.get(AgentHeartbeat, kiosk_id)
     readers = _readers(agent, now) if agent else []
     alerts = _reader_alerts(kiosk, agent, readers, now) if agent else []
     doors = _door_alerts(session, now, bank_id=kiosk.bank_id)
@@ -200,18 +196,18 @@ def attention(session: Session, now: datetime | None = None) -> list[Alert]:
     now = now or utc_now()
     alerts: list[Alert] = []
     agents = session.scalars(
-        select(KioskAgent).options(joinedload(KioskAgent.kiosk).joinedload(Kiosk.bank))
+        select(AgentHeartbeat).options(joinedload(AgentHeartbeat.kiosk).joinedload(Kiosk.bank))
     ).all()
     for agent in sorted(agents, key=lambda a: a.kiosk.name):
         alerts += _reader_alerts(agent.kiosk, agent, _readers(agent, now), now)
     return alerts + _door_alerts(session, now)
 
 
-def _is_silent(agent: KioskAgent, now: datetime) -> bool:
+def _is_silent(agent: AgentHeartbeat, now: datetime) -> bool:
     return agent.last_seen_at < now - HEARTBEAT_STALE
 
 
-def _readers(agent: KioskAgent, now: datetime) -> list[ReaderStatus]:
+def _readers(agent: AgentHeartbeat, now: datetime) -> list[ReaderStatus]:
     """As last reported; all disconnected once the agent has gone quiet."""
     silent = _is_silent(agent, now)
     readers = []
@@ -230,7 +226,7 @@ def _label(name: str) -> str:
     return READER_LABELS.get(name, name)
 
 
-def _reader_alerts(kiosk: Kiosk, agent: KioskAgent, readers: list[ReaderStatus],
+def _reader_alerts(kiosk: Kiosk, agent: AgentHeartbeat, readers: list[ReaderStatus],
                    now: datetime) -> list[Alert]:
     silent = _is_silent(agent, now)
     down = [reader for reader in readers if not reader.connected]
@@ -253,13 +249,13 @@ def _reader_alerts(kiosk: Kiosk, agent: KioskAgent, readers: list[ReaderStatus],
 def _door_alerts(session: Session, now: datetime, bank_id: int | None = None) -> list[Alert]:
     """Doors open longer than the limit, as reported by an agent that is still heard from."""
     query = (
-        select(LockerDoor, KioskAgent)
-        .join(KioskAgent, KioskAgent.kiosk_id == LockerDoor.kiosk_id)
+        select(LockerDoor, AgentHeartbeat)
+        .join(AgentHeartbeat, AgentHeartbeat.kiosk_id == LockerDoor.kiosk_id)
         .join(Locker, Locker.id == LockerDoor.locker_id)
         .options(joinedload(LockerDoor.locker).joinedload(Locker.bank),
-                 joinedload(KioskAgent.kiosk))
+                 joinedload(AgentHeartbeat.kiosk))
         .where(LockerDoor.state == OPEN, LockerDoor.since <= now - DOOR_OPEN_WARNING,
-               KioskAgent.last_seen_at >= now - HEARTBEAT_STALE)
+               AgentHeartbeat.last_seen_at >= now - HEARTBEAT_STALE)
         .order_by(Locker.bank_id, Locker.number)
     )
     if bank_id is not None:
@@ -286,4 +282,4 @@ def _listed(items: Sequence[object]) -> str:
 
 def any_agent(session: Session) -> bool:
     """Whether any kiosk has a kiosk agent (and so, perhaps, locks and door sensors)."""
-    return session.scalar(select(KioskAgent.kiosk_id).limit(1)) is not None
+    return session.scalar(select(AgentHeartbeat.kiosk_id).limit(1)) is not None

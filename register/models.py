@@ -3,8 +3,8 @@
 Invariants that matter under concurrency live in the database, not only in Python:
 one open deposit per phone and one phone per locker are partial unique indexes.
 
-Tables added for the readers and locks (issue 3) are new tables rather than new columns, so a
-database created before them gains them from ``create_all`` and keeps working.
+Every change to these tables comes with an Alembic migration (register/migrations): a school's
+Pi upgrades its database in place with ``flask --app kiosk init-db``.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ class Kiosk(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     # The page is asking "who are you?" ("I need my phone today"): until then, the next scan on
-    # the agent's readers only identifies the person (see register.scans).
-    identify_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # the agent's readers only names the person (see register.scans).
+    asking_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     bank: Mapped[LockerBank] = relationship()
 
@@ -275,13 +275,13 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-# --- readers, locks and the kiosk agent (issue 3) -------------------------------------------
+# --- readers, locks and the kiosk agent -------------------------------------------
 
 class ScanReceipt(Base):
     """The first answer to a scan sent with an idempotency key; a repeat gets it back as it was.
 
-    The unique constraint decides a race between two identical requests: the loser's insert
-    fails, its transaction (deposit included) rolls back, and its retry finds this answer.
+    The scan claims its key before it acts (``INSERT ... ON CONFLICT DO NOTHING``): of two
+    identical requests racing, the unique constraint lets one act; the other finds the answer.
     """
 
     __tablename__ = "scan_receipts"
@@ -290,7 +290,6 @@ class ScanReceipt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
     key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
 
@@ -309,14 +308,14 @@ class KioskEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
 
 
-class KioskAgent(Base):
+class AgentHeartbeat(Base):
     """The kiosk agent's last heartbeat. A kiosk "has an agent" once it has sent one.
 
     ``readers`` maps a reader's name (``rfid``, ``scanner``) to
     ``{"connected": bool, "detail": str, "since": ISO time of the last change}``.
     """
 
-    __tablename__ = "kiosk_agents"
+    __tablename__ = "agent_heartbeats"
 
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -359,7 +358,7 @@ class LockCommand(Base):
     error: Mapped[str] = mapped_column(String(200), default="")
 
 
-# --- exceptions agreed by SLT, and who is on duty (issue 4) ---------------------------------
+# --- exceptions agreed by SLT, and who is on duty ---------------------------------
 
 class ExceptionRequest(Base):
     """A request to keep a phone while on duty, and its outcome.

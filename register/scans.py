@@ -1,20 +1,25 @@
-"""A scan as the kiosk page and the kiosk agent send it: idempotent, timed, shown, unlocking.
+"""A scan as the kiosk page and the kiosk agent send it: one unit of work that resolves the
+code, decides, writes and answers.
 
-- With an idempotency key, the first answer (status and body) is stored per kiosk and key, in
-  the same transaction as the deposit it reports. A repeat gets that answer back and acts no
-  more; of two identical requests racing, the unique constraint lets one store its answer and
-  rolls the other back, whose retry then finds the first answer.
+- With an idempotency key the scan first claims its key (``INSERT ... ON CONFLICT DO NOTHING``):
+  of two identical requests racing, one claims it and acts; the other waits for it to commit,
+  finds the key taken and returns the stored answer. A repeat acts no more. Callers may look
+  for a stored answer first in a read-only unit of work (``stored_answer``), so a replay never
+  queues for the write lock.
 - ``scanned_at`` is when the person scanned: the agent replays its queue after an outage, and
   the deposit or collection is recorded at that time; an implausible time (a Pi's clock before
   NTP answers) is replaced by ours and noted in the audit trail, never refused.
 - A deposit or collection queues "open locker N" for the kiosk, dated at the scan, so a
   replayed scan opens nothing (the command has already expired).
 - Scans made on the agent's readers are published to the kiosk page, unless they are old.
-- While the page asks who is there ("I need my phone today", ``set_identifying``), the next
-  scan on the agent's readers only identifies: no deposit, no collection, no locker opened; the
-  answer (outcome ``identified``, with the person and the code) is published for the page, which
-  goes on to the request form, and the kiosk stops asking. The page's own scans never identify
-  here (the page knows what it is asking and calls ``/kiosk/identify`` itself).
+- While the page asks who is there ("I need my phone today", ``set_asking``), the next scan on
+  the agent's readers only names the person: no deposit, no collection, no locker opened; the
+  answer (outcome ``identified``) is published for the page, which goes on to the request
+  form, and the kiosk stops asking. The page's own scans never do this (the page knows what it
+  is asking and calls ``/kiosk/identify`` itself).
+
+Refusals are raised before anything is written, and answered like any other outcome: stored
+under the key and published, with a ``reason`` the web layer maps to an HTTP status.
 """
 
 from __future__ import annotations
@@ -24,14 +29,14 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
 
-from register import audit, exception_requests, kiosk_events, locks
-from register.db import in_write_transaction
-from register.deposits import COLLECTED, DEPOSITED, ScanResult, identify, toggle
-from register.errors import ScanRefused
+from register import audit, codes, kiosk_events, lock_commands
+from register.deposits import COLLECTED, DEPOSITED, ScanResult, for_person, toggle
+from register.errors import REFUSED, ScanRefused, refusal
 from register.imei import looks_like_imei
-from register.models import Device, Kiosk, Person, ScanReceipt, utc_now
+from register.models import Kiosk, Person, ScanReceipt, utc_now
 
 PAGE, SCANNER, RFID = "page", "scanner", "rfid"
 SOURCES = (PAGE, SCANNER, RFID)
@@ -43,7 +48,7 @@ SHOW_ON_PAGE_FOR = timedelta(seconds=60)  # older replays are recorded, not show
 KEEP_RECEIPTS_FOR = timedelta(days=1)
 MAX_KEY_LENGTH = 64
 IDENTIFIED = "identified"
-IDENTIFY_FOR = timedelta(seconds=60)  # the page asks again while its question stays up
+ASK_FOR = timedelta(seconds=60)  # the page asks again while its question stays up
 
 
 @dataclass(frozen=True)
@@ -55,93 +60,106 @@ class ScanRequest:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """The HTTP status and JSON body for a scan; ``repeated`` when it is a stored answer."""
+class ScanAnswer:
+    """What a scan did, as the kiosk shows it; ``repeated`` when it is a stored answer."""
 
-    status: int
     body: dict[str, Any]
     repeated: bool = False
 
+    @property
+    def outcome(self) -> str:
+        return str(self.body["outcome"])
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing was done (a refusal), else None."""
+        return self.body.get("reason") if self.outcome == REFUSED else None
+
+    @property
+    def message(self) -> str:
+        return str(self.body["message"])
+
+    @property
+    def locker(self) -> int | None:
+        return self.body.get("locker")
+
+
+def stored_answer(session: Session, kiosk_id: int, key: str) -> ScanAnswer | None:
+    body = session.scalar(
+        select(ScanReceipt.body).where(ScanReceipt.kiosk_id == kiosk_id, ScanReceipt.key == key))
+    return None if body is None else ScanAnswer(dict(body), repeated=True)
+
 
 def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
-         now: datetime | None = None) -> Answer:
-    """Act on one scan at most once per key; ``zone`` is the school's, for the shown time."""
+         now: datetime | None = None) -> ScanAnswer:
+    """Act on one scan, at most once per key, inside the caller's unit of work. ``zone`` is
+    the school's, for the time shown."""
     now = now or utc_now()
+    receipt_id = None
     if request.key:
-        stored = _stored(session, kiosk_id, request.key)
-        session.rollback()
-        if stored is not None:
+        receipt_id = _claim(session, kiosk_id, request.key, now)
+        if receipt_id is None:  # an identical request has answered (or just has)
+            stored = stored_answer(session, kiosk_id, request.key)
+            assert stored is not None, "a claimed key always holds its answer"
             return stored
-    when = _scan_time(request.scanned_at, now)
-    if request.scanned_at is not None and when != request.scanned_at:
-        sent = request.scanned_at
-        in_write_transaction(session, lambda s: _note_corrected_time(s, kiosk_id, sent, now))
-    asking = request.source in AGENT_SOURCES and _identifying(session, kiosk_id, when, now)
-    session.rollback()  # a read only: the write transaction below looks again, under lock
-    if asking:
-        identified = in_write_transaction(
-            session, lambda s: _identify_only(s, kiosk_id, request, when, now, zone))
-        if identified is not None:
-            return identified
-    found: int | ScanResult | ScanRefused
+    if request.source in AGENT_SOURCES:  # PostgreSQL: one answer to the page's question
+        kiosk_events.lock_kiosk(session, kiosk_id)
+    kiosk = session.scalar(select(Kiosk).where(Kiosk.id == kiosk_id)
+                           .options(joinedload(Kiosk.bank)))
+    assert kiosk is not None, "the caller checked the kiosk's token"
+    when = _scan_time(request, kiosk_id, now, session)
+    body = _decide(session, kiosk, request, when, now, zone)
+    if receipt_id is not None:
+        session.execute(update(ScanReceipt).where(ScanReceipt.id == receipt_id)
+                        .values(body=body))
+    if _shown_on_page(request, now):
+        kiosk_events.publish(session, kiosk_id, kiosk_events.SCAN,
+                             {**body, "source": request.source}, now)
+    return ScanAnswer(body)
+
+
+def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime,
+            now: datetime, zone: tzinfo) -> dict[str, Any]:
+    asking = request.source in AGENT_SOURCES and _asking(kiosk, when, now)
+    if asking:  # this scan answers the page's question, whoever it names
+        kiosk.asking_until = None
     try:
-        found = identify(session, request.code, when)  # refusals and questions only read
+        named = codes.resolve(session, request.code)
+        if asking:
+            return _identified(request.code, named.person)
+        found = named.device or for_person(session, named.person, when)
+        if isinstance(found, ScanResult):  # "which phone?"
+            return _body(found, zone)
+        result = toggle(session, kiosk, found, when, zone)
     except ScanRefused as refused:
-        found = refused
-    finally:
-        session.rollback()
-    if isinstance(found, int):
-        device_id = found
-        try:
-            return in_write_transaction(
-                session, lambda s: _act(s, kiosk_id, device_id, request, when, now, zone))
-        except ScanRefused as refused:
-            found = refused  # no free locker, phone at another bank: nothing was written
-    answer = _answer(found, zone)
-    if request.key or _shown_on_page(request, found, now):
-        return in_write_transaction(
-            session, lambda s: _stored_or_remember(s, kiosk_id, request, answer, found, now))
-    return answer
+        return refusal(refused.reason, str(refused))
+    if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
+        purpose = lock_commands.DEPOSIT if result.outcome == DEPOSITED else lock_commands.COLLECT
+        lock_commands.queue_open(session, kiosk.id, result.locker, purpose, min(when, now))
+    return _body(result, zone)
 
 
-def set_identifying(session: Session, kiosk_id: int, on: bool,
-                    now: datetime | None = None) -> datetime | None:
-    """The kiosk page starts (or stops) asking who is there; in the caller's write transaction.
-    Returns until when the next agent scan only identifies (None: it acts as usual)."""
-    until = (now or utc_now()) + IDENTIFY_FOR if on else None
-    session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(identify_until=until))
+def set_asking(session: Session, kiosk_id: int, on: bool,
+               now: datetime | None = None) -> datetime | None:
+    """The kiosk page starts (or stops) asking who is there, in the caller's unit of work.
+    Returns until when the next agent scan only names the person (None: it acts as usual)."""
+    until = (now or utc_now()) + ASK_FOR if on else None
+    session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(asking_until=until))
     return until
 
 
-def _identifying(session: Session, kiosk_id: int, when: datetime, now: datetime) -> bool:
+def _asking(kiosk: Kiosk, when: datetime, now: datetime) -> bool:
     """Whether the page is asking who is there, and this scan came after it started to."""
-    until = session.scalar(select(Kiosk.identify_until).where(Kiosk.id == kiosk_id))
-    return until is not None and now < until and when >= until - IDENTIFY_FOR
+    until = kiosk.asking_until
+    return until is not None and now < until and when >= until - ASK_FOR
 
 
-def _identify_only(session: Session, kiosk_id: int, request: ScanRequest, when: datetime,
-                   now: datetime, zone: tzinfo) -> Answer | None:
-    """Answer the page's question with this agent scan, once: None if the page has stopped
-    asking (or another scan answered it first), and the scan then acts as usual."""
-    if request.key:
-        stored = _stored(session, kiosk_id, request.key)
-        if stored is not None:
-            return stored
-    kiosk_events.lock_kiosk(session, kiosk_id)  # two badges at once: one answers the question
-    if not _identifying(session, kiosk_id, when, now):
-        return None
-    session.execute(update(Kiosk).where(Kiosk.id == kiosk_id).values(identify_until=None))
-    try:
-        person = exception_requests.person_for_code(session, request.code)
-    except ScanRefused as refused:  # the page shows why, and stops asking
-        return _remember(session, kiosk_id, request, _answer(refused, zone), refused, now)
-    answer = Answer(200, {
-        "outcome": IDENTIFIED, "code": _shareable_code(request.code, person),
-        "person": person.name,
+def _identified(code: str, person: Person) -> dict[str, Any]:
+    return {
+        "outcome": IDENTIFIED, "code": _shareable_code(code, person), "person": person.name,
         "first_name": person.first_name, "locker": None,
         "message": f"{person.first_name}, tell us why you need your phone today.",
-    })
-    return _remember(session, kiosk_id, request, answer, person, now)
+    }
 
 
 def _shareable_code(code: str, person: Person) -> str:
@@ -152,88 +170,44 @@ def _shareable_code(code: str, person: Person) -> str:
     return person.badge_id or next((d.label_code for d in person.devices), "")
 
 
-def _act(session: Session, kiosk_id: int, device_id: int, request: ScanRequest, when: datetime,
-         now: datetime, zone: tzinfo) -> Answer:
-    """Deposit or collect, queue the locker's opening, publish, and store the answer: one
-    transaction, so a stored answer always matches what was done."""
-    if request.key:
-        stored = _stored(session, kiosk_id, request.key)
-        if stored is not None:  # an identical request got here first (or this is a retry)
-            return stored
-    kiosk = session.get_one(Kiosk, kiosk_id)
-    result = toggle(session, kiosk, session.get_one(Device, device_id), when, zone)
-    if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
-        purpose = locks.DEPOSIT if result.outcome == DEPOSITED else locks.COLLECT
-        locks.queue_open(session, kiosk_id, result.locker, purpose, min(when, now))
-    return _remember(session, kiosk_id, request, _answer(result, zone), result, now)
+def _claim(session: Session, kiosk_id: int, key: str, now: datetime) -> int | None:
+    """Take the key for this scan (its answer is filled in before commit); None if taken.
+    Forgets day-old keys first."""
+    session.execute(delete(ScanReceipt).where(ScanReceipt.created_at < now - KEEP_RECEIPTS_FOR))
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    claim = (dialect.insert(ScanReceipt)
+             .values(kiosk_id=kiosk_id, key=key, body={}, created_at=now)
+             .on_conflict_do_nothing(index_elements=["kiosk_id", "key"])
+             .returning(ScanReceipt.id))
+    return session.scalar(claim)
 
 
-def _stored_or_remember(session: Session, kiosk_id: int, request: ScanRequest, answer: Answer,
-                        found: ScanResult | ScanRefused, now: datetime) -> Answer:
-    """For an answer that changed nothing: a stored one wins, as nothing need be undone."""
-    stored = _stored(session, kiosk_id, request.key) if request.key else None
-    return stored or _remember(session, kiosk_id, request, answer, found, now)
-
-
-def _remember(session: Session, kiosk_id: int, request: ScanRequest, answer: Answer,
-              found: object, now: datetime) -> Answer:
-    """Store the answer under its key and publish it. No check for a stored answer here: after
-    acting, only the unique constraint may decide (PostgreSQL: an identical request can commit
-    while this one waited for the phone's row lock; the insert then fails and the whole
-    transaction, deposit included, rolls back and is retried, finding that answer)."""
-    if request.key:
-        session.execute(delete(ScanReceipt).where(ScanReceipt.created_at < now - KEEP_RECEIPTS_FOR))
-        session.add(ScanReceipt(kiosk_id=kiosk_id, key=request.key, status=answer.status,
-                                body=answer.body, created_at=now))
-        session.flush()  # the unique constraint speaks here: a lost race rolls back and retries
-    if _shown_on_page(request, found, now):
-        kiosk_events.publish(session, kiosk_id, kiosk_events.SCAN,
-                             {**answer.body, "source": request.source}, now)
-    return answer
-
-
-def _stored(session: Session, kiosk_id: int, key: str) -> Answer | None:
-    receipt = session.scalar(
-        select(ScanReceipt).where(ScanReceipt.kiosk_id == kiosk_id, ScanReceipt.key == key))
-    if receipt is None:
-        return None
-    return Answer(receipt.status, dict(receipt.body), repeated=True)
-
-
-def _shown_on_page(request: ScanRequest, found: object, now: datetime) -> bool:
+def _shown_on_page(request: ScanRequest, now: datetime) -> bool:
     if request.source not in AGENT_SOURCES:
         return False
     when = request.scanned_at or now
     return now - when <= SHOW_ON_PAGE_FOR
 
 
-def _scan_time(scanned_at: datetime | None, now: datetime) -> datetime:
-    """When the scan happened: the sender's time if it is plausible, else ours.
-
-    A Pi has no battery clock: until NTP answers it may be days out. A scan is never dropped
-    for that (the person did scan); it is recorded now, and the audit trail says so.
-    """
-    if scanned_at is None:
+def _scan_time(request: ScanRequest, kiosk_id: int, now: datetime, session: Session,
+               ) -> datetime:
+    """When the scan happened: the sender's time if it is plausible, else ours (and the audit
+    trail says so). A Pi has no battery clock: until NTP answers it may be days out, and a
+    scan is never dropped for that (the person did scan)."""
+    sent = request.scanned_at
+    if sent is None:
         return now
-    if scanned_at.tzinfo is None:
+    if sent.tzinfo is None:
         raise ValueError("scanned_at must carry a time zone")
-    if now - MAX_SCAN_AGE <= scanned_at <= now + MAX_CLOCK_AHEAD:
-        return scanned_at
+    if now - MAX_SCAN_AGE <= sent <= now + MAX_CLOCK_AHEAD:
+        return sent
+    audit.record(session, f"kiosk:{kiosk_id}", "scan.time_corrected", f"kiosk:{kiosk_id}",
+                 f"sent as {sent.isoformat()}; recorded at {now.isoformat()}", at=now)
     return now
 
 
-def _note_corrected_time(session: Session, kiosk_id: int, sent: datetime, now: datetime) -> None:
-    audit.record(session, f"kiosk:{kiosk_id}", "scan.time_corrected", f"kiosk:{kiosk_id}",
-                 f"sent as {sent.isoformat()}; recorded at {now.isoformat()}", at=now)
-
-
-def _answer(found: ScanResult | ScanRefused, zone: tzinfo) -> Answer:
-    if isinstance(found, ScanRefused):
-        return Answer(found.status, {
-            "outcome": "refused", "reason": found.reason, "message": str(found),
-            "locker": None, "person": None,
-        })
-    return Answer(200, {
+def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
+    return {
         "outcome": found.outcome,
         "message": found.message,
         "locker": found.locker,
@@ -250,4 +224,4 @@ def _answer(found: ScanResult | ScanRefused, zone: tzinfo) -> Answer:
             "conditions": found.exception.conditions,
         },
         "off_duty": found.off_duty,
-    })
+    }

@@ -7,7 +7,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -16,12 +20,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from kiosk import create_app
-from kiosk.config import database_url
 from kiosk.extensions import db
-from register import accounts, people
-from register.db import configure_engine
+from register import accounts, people, scans
+from register.db import configure_engine, database_url, unit_of_work
 from register.models import Base, Device, Kiosk, LockerBank, Person, User
 
+LONDON = ZoneInfo("Europe/London")
 PASSWORD = "correct horse battery"
 # Cheap to check, unlike the production default: tests sign in hundreds of times.
 FAST_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
@@ -139,6 +143,32 @@ def build_school(session: Session) -> School:
 @pytest.fixture
 def school(session: Session) -> School:
     return build_school(session)
+
+
+class Shown(SimpleNamespace):
+    """A scan's answer as the kiosk shows it, its fields readable as attributes; ``str`` is
+    the sentence on the screen."""
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Shown(**{key: _shown(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    return value
+
+
+def scan_code(session: Session, kiosk_id: int, code: str, now: datetime | None = None,
+              zone: tzinfo = LONDON, **options: Any) -> Shown:
+    """A scan through the real use case in its own unit of work, as the web layer runs it."""
+    with unit_of_work(session):
+        answer = scans.scan(session, kiosk_id, scans.ScanRequest(code, **options), zone, now)
+    shown = _shown({**answer.body, "reason": answer.reason, "repeated": answer.repeated})
+    shown.body = answer.body
+    return shown
 
 
 # --- the web app ---------------------------------------------------------------------------

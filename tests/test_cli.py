@@ -4,6 +4,7 @@ import re
 
 from kiosk import demo
 from kiosk.extensions import db
+from register.db import unit_of_work
 from register.imei import parse_imei
 from register.models import Category, Device, Locker, LockerBank, Person, User
 
@@ -68,9 +69,8 @@ def test_create_user_refuses_a_short_password(runner):
 
 
 def test_create_kiosk_prints_a_working_token_once(runner, app, client):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         db.session.add(LockerBank(name="Hall", lockers=[Locker(number=1)]))
-        db.session.commit()
     result = runner.invoke(args=["create-kiosk", "Hall kiosk", "--bank", "Hall"])
     assert result.exit_code == 0, result.output
     token = re.search(r"Token \(shown once; keep it safe\): (\S+)", result.output).group(1)

@@ -34,7 +34,6 @@ from sqlalchemy.pool import StaticPool
 from register import compliance, exception_requests, people
 from register.compliance import GRACE, Term, compute
 from register.db import configure_engine
-from register.deposits import handle_scan
 from register.exception_requests import Window
 from register.models import (
     Base,
@@ -47,7 +46,7 @@ from register.models import (
     Person,
     User,
 )
-from tests.conftest import build_school
+from tests.conftest import build_school, scan_code
 
 LONDON = ZoneInfo("Europe/London")
 FIRST, LAST = date(2026, 10, 19), date(2026, 10, 30)  # Mon to Fri; clocks go back Sun 25
@@ -67,7 +66,7 @@ def build_fortnight(session, school) -> None:
     requests: dict[str, ExceptionRequest] = {}
 
     def scan(code: str, when: datetime) -> str:
-        return handle_scan(session, school.staff_kiosk.id, code, when, LONDON).outcome
+        return scan_code(session, school.staff_kiosk.id, code, when, LONDON).outcome
 
     def ask(key, person, category, window, when):
         requests[key] = exception_requests.request_exception(

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from kiosk.extensions import db
 from register import daily_log, people
 from register.daily_log import DayTimes, set_day_times
-from register.deposits import handle_scan
 from register.errors import ValidationError
 from register.models import AuditEvent, DutyPeriod
+from tests.conftest import scan_code
 
 LONDON = ZoneInfo("Europe/London")
 DAY = date(2026, 11, 18)  # a Wednesday, in GMT: local time is UTC
@@ -32,7 +32,7 @@ def at(hour: int, minute: int = 0, day: int = 18) -> datetime:
 def build_day(session, school) -> None:
     """One day at the staff room, with a phone left in overnight from the day before."""
     def scan(code, when, kiosk=school.staff_kiosk):
-        handle_scan(session, kiosk.id, code, when, LONDON)
+        scan_code(session, kiosk.id, code, when, LONDON)
 
     dan = people.add_person(session, people.PersonDetails(name="Dan Dale", category="agency"),
                             "test")
@@ -127,9 +127,9 @@ def test_a_day_to_come_is_refused(session, school):
 def test_local_time_in_summer(session, school):
     """In BST the day ends at 17:00 London time, 16:00 UTC."""
     summer = date(2026, 6, 10)
-    handle_scan(session, school.staff_kiosk.id, school.alice.badge_id,
+    scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
                 datetime(2026, 6, 10, 7, 0, tzinfo=UTC), LONDON)
-    handle_scan(session, school.staff_kiosk.id, school.alice.badge_id,
+    scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
                 datetime(2026, 6, 10, 16, 5, tzinfo=UTC), LONDON)  # 17:05 local: late
     log = daily_log.daily_log(session, summer, LONDON, AFTER)
     assert [e.flag for e in log.collections] == ["late"]
@@ -241,7 +241,7 @@ def summer_weeks(app, web_school):
     with app.app_context(), Session(db.engine) as session:
         for day in (15, 16, 17, 22):
             for hour in (8, 15):  # in, then out
-                handle_scan(session, web_school.staff_kiosk.id, web_school.alice.badge_id,
+                scan_code(session, web_school.staff_kiosk.id, web_school.alice.badge_id,
                             june(day, hour), LONDON)
         session.add(DutyPeriod(person_id=web_school.carol.id, started_at=june(16, 9),
                                start_kind="exception", ended_at=june(16, 12),

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from kiosk import create_app
 from kiosk.extensions import db
 from register import people
-from register.deposits import handle_scan
+from register.db import unit_of_work
 from register.models import Person
+from tests.conftest import scan_code
 
 
 def test_every_sqlite_connection_is_durable_and_checked(app_config, tmp_path):
@@ -61,7 +62,7 @@ def test_many_kiosks_scanning_at_once_never_fail_with_a_locked_database(engine, 
         with Session(engine) as own:
             for code in codes[index::8] * 2:  # deposit, then collect
                 try:
-                    outcomes.append(handle_scan(own, kiosk_ids[index], code).outcome)
+                    outcomes.append(scan_code(own, kiosk_ids[index], code).outcome)
                 except BaseException as error:  # any failure is the finding
                     errors.append(error)
 
@@ -76,14 +77,15 @@ def test_many_kiosks_scanning_at_once_never_fail_with_a_locked_database(engine, 
 
 
 def test_a_read_then_write_transaction_waits_instead_of_failing_locked(engine, session, school):
-    """A page reads, the agent's heartbeat writes, the page then writes its audit entry: on
-    SQLite in WAL mode that last write used to fail at once with "database is locked"."""
+    """A page reads, the agent's heartbeat writes, the page then writes its audit entry in a
+    unit of work: in a plain deferred transaction on SQLite (WAL) that last write fails at once
+    with "database is locked"."""
     from register import audit
     from register.models import AuditEvent
 
-    assert session.scalars(select(Person)).all()  # this transaction has read
-    with Session(engine) as other, other.begin():
+    assert session.scalars(select(Person)).all()  # this session has read
+    with Session(engine) as other, unit_of_work(other):
         other.add(AuditEvent(actor="agent", action="heartbeat"))  # someone else writes
-    audit.record(session, "office", "person.view", "person:1")
-    session.commit()  # no OperationalError
+    with unit_of_work(session):  # ends the read, waits for the write lock: no OperationalError
+        audit.record(session, "office", "person.view", "person:1")
     assert {e.action for e in session.scalars(select(AuditEvent))} >= {"heartbeat", "person.view"}

@@ -9,19 +9,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from register import people
-from register.deposits import handle_scan, open_deposit
-from register.errors import ScanRefused
+from register.deposits import open_deposit
 from register.models import Deposit
+from tests.conftest import Shown, scan_code
 
 
-def scan(session, kiosk, code, now=None):
-    return handle_scan(session, kiosk.id, code, now)
+def scan(session, kiosk, code, now=None) -> Shown:
+    return scan_code(session, kiosk.id, code, now)
 
 
-def refusal(session, kiosk, code) -> ScanRefused:
-    with pytest.raises(ScanRefused) as caught:
-        scan(session, kiosk, code)
-    return caught.value
+def refusal(session, kiosk, code) -> Shown:
+    answer = scan(session, kiosk, code)
+    assert answer.outcome == "refused", answer
+    return answer
 
 
 def open_deposits(session) -> int:
@@ -170,10 +170,7 @@ def _race(engine, kiosk_id: int, codes: list[str]) -> list[object]:
     def worker(index: int) -> None:
         with Session(engine) as session:
             barrier.wait()
-            try:
-                results[index] = handle_scan(session, kiosk_id, codes[index])
-            except ScanRefused as refused:
-                results[index] = refused
+            results[index] = scan_code(session, kiosk_id, codes[index])
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(codes))]
     for thread in threads:
@@ -190,8 +187,8 @@ def test_two_kiosks_racing_for_the_last_locker(engine, session, school):
     for _attempt in range(5):
         results = _race(engine, school.staff_kiosk.id,
                         [school.alice_phone.label_code, school.bob_phone.label_code])
-        won = [r for r in results if not isinstance(r, ScanRefused)]
-        lost = [r for r in results if isinstance(r, ScanRefused)]
+        won = [r for r in results if r.outcome != "refused"]
+        lost = [r for r in results if r.outcome == "refused"]
         assert len(won) == 1 and len(lost) == 1, results
         assert won[0].locker == 4
         assert lost[0].reason == "no_free_locker"

@@ -8,24 +8,24 @@ import textwrap
 
 from sqlalchemy import func, select, text
 
-from register.deposits import handle_scan
 from register.models import Deposit
+from tests.conftest import scan_code
 
 CHILD = textwrap.dedent("""
     import sys, time
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
-    from register.db import configure_engine, write_transaction
-    from register.deposits import handle_scan
+    from register.db import configure_engine, unit_of_work
+    from tests.conftest import scan_code
     from register.models import Deposit
 
     url, kiosk_id, first_code, device_id, locker_id = sys.argv[1:]
     engine = create_engine(url)
     configure_engine(engine)
     with Session(engine) as session:
-        handle_scan(session, int(kiosk_id), first_code)  # acknowledged to the kiosk
+        scan_code(session, int(kiosk_id), first_code)  # acknowledged to the kiosk
         print("acknowledged", flush=True)
-        with write_transaction(session):
+        with unit_of_work(session):
             session.add(Deposit(device_id=int(device_id), locker_id=int(locker_id)))
             session.flush()  # written to the journal, not committed
             print("mid-write", flush=True)
@@ -56,6 +56,6 @@ def test_power_cut_mid_write_keeps_the_acknowledged_scan_and_loses_the_half_writ
     deposits = session.scalars(select(Deposit)).all()
     assert [(d.device_id, d.locker.number) for d in deposits] == [(school.alice_phone.id, 1)]
     # The product carries on: the half-written locker is free for the next scan.
-    result = handle_scan(session, school.staff_kiosk.id, school.bob_phone.label_code)
+    result = scan_code(session, school.staff_kiosk.id, school.bob_phone.label_code)
     assert (result.outcome, result.locker) == ("deposited", 2)
     assert session.scalar(select(func.count()).select_from(Deposit)) == 2

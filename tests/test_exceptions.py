@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from register import duty, exception_requests, settings
-from register.deposits import handle_scan
 from register.errors import ValidationError
 from register.exception_requests import DecisionRefused, Window
 from register.models import AuditEvent, ExceptionDecision, User
+from tests.conftest import scan_code
 
 LONDON = ZoneInfo("Europe/London")
 # Tuesday 24 November 2026, 07:50 in London (GMT: the same as UTC).
@@ -39,7 +39,7 @@ def ask(session, person, window=None, category="emergency", now=T0):
 
 
 def scan(session, school, code, now):
-    return handle_scan(session, school.staff_kiosk.id, code, now, LONDON)
+    return scan_code(session, school.staff_kiosk.id, code, now, LONDON)
 
 
 def test_a_request_is_pending_until_decided_and_recorded(session, school):

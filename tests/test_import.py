@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kiosk.extensions import db
+from register.db import unit_of_work
 from register.imei import luhn_check_digit
 from register.importer import (
     MAX_ROWS,
@@ -20,6 +21,12 @@ from register.importer import (
 from register.models import AuditEvent, Device, Person
 
 HEADER = "name,category,badge_id,email,imei,imei2,make,model"
+
+
+def imported(session, text, actor):
+    """The import use case in its own unit of work, as the office page runs it."""
+    with unit_of_work(session):
+        return apply_import(session, text, actor)
 
 
 def imei(n: int) -> str:
@@ -71,7 +78,7 @@ def test_further_rows_for_the_same_person_add_phones_to_them(session, school):
     preview = preview_import(session, text)
     assert [r.action_text for r in preview.rows] == [
         "new person + phone", "phone for the person on row 2"]
-    result = apply_import(session, text, "office")
+    result = imported(session, text, "office")
     assert (result.people, result.phones) == (1, 2)
     dan = session.scalars(select(Person).where(Person.name == "Dan Dale")).one()
     assert sorted(d.imei for d in dan.devices) == sorted([imei(1), imei(2)])
@@ -87,7 +94,7 @@ def test_people_on_the_register_are_matched_by_badge_then_by_name(session, schoo
     assert [r.action_text for r in preview.rows] == [
         "phone for existing person", "phone for existing person",
         "skipped: already on the register"]
-    assert apply_import(session, text, "office").message == "Imported 0 people and 2 phones."
+    assert imported(session, text, "office").message == "Imported 0 people and 2 phones."
     session.refresh(school.alice)
     assert len(school.alice.devices) == 2
     assert count(session, Person) == 3
@@ -214,7 +221,7 @@ def test_excel_windows_csv_is_read_as_cp1252(session, school):
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
     text = decode_csv(data)
-    apply_import(session, text, "office")
+    imported(session, text, "office")
     assert session.scalars(select(Person.name).where(Person.name.like("Si%"))).one() == name
 
 
@@ -258,7 +265,7 @@ def test_nothing_is_written_when_one_row_is_bad(session, school):
     )
     before = (count(session, Person), count(session, Device), count(session, AuditEvent))
     with pytest.raises(ImportRefused, match="1 row has problems, so nothing was imported") as e:
-        apply_import(session, text, "office")
+        imported(session, text, "office")
     assert e.value.preview.rows[2].errors
     assert (count(session, Person), count(session, Device), count(session, AuditEvent)) == before
 
@@ -271,7 +278,7 @@ def test_apply_writes_people_phones_and_one_audit_entry_without_imeis(session, s
         ",,,,,,,",
         f"Bob Brown,staff,,,{imei(4)},,,",
     )
-    result = apply_import(session, text, "office")
+    result = imported(session, text, "office")
     assert result.message == "Imported 2 people and 3 phones."
     dan = session.scalars(select(Person).where(Person.badge_id == "555")).one()
     assert (dan.name, dan.category, dan.email) == ("Dan Dale", "staff", "dan@example.org")
@@ -290,7 +297,7 @@ def test_apply_writes_people_phones_and_one_audit_entry_without_imeis(session, s
 
 def test_nothing_to_import_is_refused(session, school):
     with pytest.raises(ImportRefused, match="Nothing to import"):
-        apply_import(session, csv_text("Alice Adams,staff,,,,,,"), "office")
+        imported(session, csv_text("Alice Adams,staff,,,,,,"), "office")
 
 
 def test_apply_checks_again_against_the_register_as_it_is_now(session, school):
@@ -301,7 +308,7 @@ def test_apply_checks_again_against_the_register_as_it_is_now(session, school):
     people.register_device(session, school.carol, people.DeviceDetails(imei=imei(1)), "other")
     session.commit()
     with pytest.raises(ImportRefused) as refused:
-        apply_import(session, text, "office")
+        imported(session, text, "office")
     assert "already registered to Carol Clark" in refused.value.preview.rows[0].errors[0]
 
 

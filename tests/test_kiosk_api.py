@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import kiosk_link
+from register.db import unit_of_work
 from register.models import AuditEvent, Deposit, LockCommand, utc_now
 
 HEARTBEAT = "/api/v1/agent/heartbeat"
@@ -152,7 +153,7 @@ def test_heartbeat_hands_out_the_deposits_open_command_once(client, web_school, 
 
 
 def test_door_left_open_shows_on_the_page_and_to_slt(client, app, auth, page, web_school, staff):
-    with app.app_context(), Session(db.engine) as session:
+    with app.app_context(), Session(db.engine) as session, unit_of_work(session):
         kiosk_link.heartbeat(session, web_school.staff_kiosk.id, {}, {2: "open"},
                              utc_now() - timedelta(seconds=40))
     client.post(HEARTBEAT, headers=staff, json={"doors": {"2": "open"}})

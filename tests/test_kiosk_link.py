@@ -2,17 +2,17 @@
 
 import threading
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from register import kiosk_events, kiosk_link, locks
+from register import kiosk_events, kiosk_link, lock_commands
+from register.db import unit_of_work
 from register.errors import NotFound
-from register.kiosk_link import ReaderReport, heartbeat, kiosk_status
+from register.kiosk_link import ReaderReport, kiosk_status
 from register.models import Deposit, LockCommand
-from register.scans import ScanRequest, scan
+from tests.conftest import scan_code
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 BOTH_READERS = {"rfid": ReaderReport(True), "scanner": ReaderReport(True)}
@@ -37,7 +37,18 @@ def published(session, kiosk) -> list[kiosk_events.Event]:
 
 
 def deposit(session, school, code, now=T0):
-    return scan(session, school.staff_kiosk.id, ScanRequest(code), ZoneInfo("Europe/London"), now)
+    return scan_code(session, school.staff_kiosk.id, code, now)
+
+
+def heartbeat(session, *args):
+    """The heartbeat use case in its own unit of work, as the agent API runs it."""
+    with unit_of_work(session):
+        return kiosk_link.heartbeat(session, *args)
+
+
+def record_result(session, *args, **options):
+    with unit_of_work(session):
+        return lock_commands.record_result(session, *args, **options)
 
 
 # --- readers -----------------------------------------------------------------------------------
@@ -109,15 +120,15 @@ def test_commands_older_than_ten_seconds_are_never_handed_out(session, school):
     assert heartbeat(session, school.staff_kiosk.id, {}, {}, at(10)) == []
     session.expire_all()
     command = session.scalars(select(LockCommand)).one()
-    assert locks.status(command, at(10)) == "expired"
-    assert locks.status(command, at(9)) == "pending"
+    assert lock_commands.status(command, at(10)) == "expired"
+    assert lock_commands.status(command, at(9)) == "pending"
 
 
 def test_two_heartbeats_at_once_hand_a_command_out_once(engine, session, school):
     deposit(session, school, school.alice.badge_id)
     kiosk_id = school.staff_kiosk.id
     barrier = threading.Barrier(2)
-    handed: list[list[locks.Order]] = [[], []]
+    handed: list[list[lock_commands.Order]] = [[], []]
 
     def agent(index: int) -> None:
         with Session(engine) as own:
@@ -135,10 +146,10 @@ def test_two_heartbeats_at_once_hand_a_command_out_once(engine, session, school)
 def test_a_lock_that_did_not_open_tells_the_kiosk(session, school):
     deposit(session, school, school.alice.badge_id)
     [order] = heartbeat(session, school.staff_kiosk.id, {}, {}, at(1))
-    assert locks.record_result(session, school.staff_kiosk.id, order.id, False,
+    assert record_result(session, school.staff_kiosk.id, order.id, False,
                                "no reply from lock board", at(2)) == "failed"
     # A repeated report changes nothing and tells nobody twice.
-    again = locks.record_result(session, school.staff_kiosk.id, order.id, True, now=at(3))
+    again = record_result(session, school.staff_kiosk.id, order.id, True, now=at(3))
     assert again == "failed"
     [event] = published(session, school.staff_kiosk)
     assert event.kind == "lock_failed"
@@ -151,7 +162,7 @@ def test_a_lock_that_did_not_open_tells_the_kiosk(session, school):
 def test_an_opened_lock_is_recorded_quietly(session, school):
     deposit(session, school, school.alice.badge_id)
     [order] = heartbeat(session, school.staff_kiosk.id, {}, {}, at(1))
-    assert locks.record_result(session, school.staff_kiosk.id, order.id, True, now=at(2)) == "done"
+    assert record_result(session, school.staff_kiosk.id, order.id, True, now=at(2)) == "done"
     assert published(session, school.staff_kiosk) == []
 
 
@@ -159,9 +170,9 @@ def test_a_kiosk_cannot_report_on_another_kiosks_command(session, school):
     deposit(session, school, school.alice.badge_id)
     [order] = heartbeat(session, school.staff_kiosk.id, {}, {}, at(1))
     with pytest.raises(NotFound):
-        locks.record_result(session, school.reception_kiosk.id, order.id, True, now=at(2))
+        record_result(session, school.reception_kiosk.id, order.id, True, now=at(2))
     with pytest.raises(NotFound):
-        locks.record_result(session, school.staff_kiosk.id, order.id + 100, True, now=at(2))
+        record_result(session, school.staff_kiosk.id, order.id + 100, True, now=at(2))
 
 
 # --- doors ---------------------------------------------------------------------------------

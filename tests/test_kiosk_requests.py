@@ -118,8 +118,10 @@ def test_identify_says_what_is_already_asked_or_agreed_never_why(app, paired, we
         "Alice, SLT have already agreed: you may keep your phone until 15:30. Scan as usual.")
 
 
+# The same refusals as a scan of the same code (register.codes): a mistyped IMEI is called one.
 @pytest.mark.parametrize(("code", "status", "reason"), [
-    ("0000009999", 404, "unknown"), ("", 400, "empty"), ("490154203237517", 404, "unknown")])
+    ("0000009999", 404, "unknown"), ("", 400, "empty"),
+    ("490154203237517", 422, "invalid_imei")])
 def test_identify_refuses_codes_it_cannot_place(paired, code, status, reason):
     response = paired.post("/kiosk/identify", json={"code": code})
     assert (response.status_code, response.json["reason"]) == (status, reason)

@@ -3,6 +3,7 @@
 import pytest
 
 from kiosk.extensions import db
+from register.db import unit_of_work
 from register.models import Deposit
 
 
@@ -102,11 +103,10 @@ def test_api_refuses_a_phone_deposited_at_another_bank(client, web_school):
 
 
 def test_api_refuses_when_no_locker_is_free(client, app, web_school):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         from register import people
         for locker in people.all_lockers(db.session):
             people.set_out_of_service(db.session, locker, True, "test")
-        db.session.commit()
     refused = client.post("/api/v1/scan", json={"code": web_school.alice.badge_id},
                           headers=bearer(web_school.staff_kiosk_token))
     assert refused.status_code == 409
@@ -115,12 +115,11 @@ def test_api_refuses_when_no_locker_is_free(client, app, web_school):
 
 
 def test_api_refuses_retired_phones_and_leavers(client, app, web_school):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         from register import people
         people.retire_device(db.session, people.get_device(db.session, web_school.carol_phone.id),
                              "t", "lost")
         people.mark_left(db.session, people.get_person(db.session, web_school.bob.id), "t")
-        db.session.commit()
     retired = client.post("/api/v1/scan", json={"code": web_school.carol_phone.label_code},
                           headers=bearer(web_school.staff_kiosk_token))
     assert retired.status_code == 409

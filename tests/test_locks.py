@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from register import locks
+from register import lock_commands
+from register.db import unit_of_work
 from register.errors import ValidationError
 from register.kiosk_link import heartbeat
 from register.models import AuditEvent, LockCommand
@@ -14,10 +15,10 @@ T0 = datetime(2026, 11, 25, 10, 15, tzinfo=UTC)
 
 
 def test_emergency_open_queues_every_locker_and_is_audited(session, school):
-    [opening] = locks.emergency_open(session, [school.staff_room.id], "  Fire alarm:\n evacuation ",
-                                     "head", T0)
+    [opening] = lock_commands.emergency_open(
+        session, [school.staff_room.id], "  Fire alarm:\n evacuation ", "head", T0)
     session.commit()
-    assert opening == locks.EmergencyOpening("Staff room", lockers=4, kiosks=1)
+    assert opening == lock_commands.EmergencyOpening("Staff room", lockers=4, kiosks=1)
     commands = session.scalars(select(LockCommand).order_by(LockCommand.locker_number)).all()
     assert [(c.kiosk_id, c.locker_number, c.purpose) for c in commands] == [
         (school.staff_kiosk.id, n, "emergency") for n in (1, 2, 3, 4)]
@@ -26,12 +27,13 @@ def test_emergency_open_queues_every_locker_and_is_audited(session, school):
     assert (entry.actor, entry.at, entry.subject) == ("head", T0, f"bank:{school.staff_room.id}")
     assert entry.detail == (
         "Staff room: 4 lockers, 1 kiosk asked to open them. Reason: Fire alarm: evacuation")
-    orders = heartbeat(session, school.staff_kiosk.id, {}, {}, T0)
+    with unit_of_work(session):
+        orders = heartbeat(session, school.staff_kiosk.id, {}, {}, T0)
     assert sorted(order.locker for order in orders) == [1, 2, 3, 4]
 
 
 def test_emergency_open_of_several_banks_audits_each(session, school):
-    openings = locks.emergency_open(session, [school.staff_room.id, school.reception.id],
+    openings = lock_commands.emergency_open(session, [school.staff_room.id, school.reception.id],
                                     "Whole-school evacuation drill", "head", T0)
     session.commit()
     assert [o.bank for o in openings] == ["Reception", "Staff room"]
@@ -48,6 +50,6 @@ def test_emergency_open_of_several_banks_audits_each(session, school):
 ])
 def test_emergency_open_needs_a_bank_and_a_reason(session, school, banks, reason, words):
     with pytest.raises(ValidationError, match=words):
-        locks.emergency_open(session, banks, reason, "head", T0)
+        lock_commands.emergency_open(session, banks, reason, "head", T0)
     session.rollback()
     assert session.scalars(select(LockCommand)).all() == []

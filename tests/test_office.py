@@ -3,6 +3,7 @@
 import pytest
 
 from kiosk.extensions import db
+from register.db import unit_of_work
 from register.models import AuditEvent, Device, Person
 
 
@@ -28,10 +29,9 @@ def test_people_list_and_search(office, app):
 
 
 def test_category_filter(office, app):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         from register import people
         people.add_person(db.session, people.PersonDetails("Gwen Governor", "governor"), "t")
-        db.session.commit()
     page = office.get("/office/?category=governor").data.decode()
     assert "Gwen Governor" in page and "Alice Adams" not in page
 

@@ -9,6 +9,7 @@ import pytest
 
 from kiosk.extensions import db
 from register import exports, importer, people
+from register.db import unit_of_work
 from register.imei import luhn_check_digit
 
 # Each dangerous first character, and what must arrive in the cell.
@@ -68,7 +69,7 @@ def test_the_import_template_uses_the_same_writer():
 
 
 def test_register_csv_download(client, auth, app, web_school):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         for n, (name, model) in enumerate((("=cmd|' /C calc'!A0", "+1 Pro"),
                                            ("王秀英", "Zoë's, \"best\""),
                                            ("Siobhán Ó Súilleabháin", "-\n@"))):
@@ -76,7 +77,6 @@ def test_register_csv_download(client, auth, app, web_school):
             person = people.add_person(db.session, people.PersonDetails(name, "staff"), "t")
             people.register_device(db.session, person, people.DeviceDetails(
                 imei=body + str(luhn_check_digit(body)), make="Acme", model=model), "t")
-        db.session.commit()
     auth.login("office")
     response = client.get("/print/register.csv?category=staff")
     assert response.status_code == 200

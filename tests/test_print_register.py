@@ -176,13 +176,13 @@ def test_empty_register_prints_one_page_saying_so():
 
 @pytest.mark.parametrize("retired", [False, True])
 def test_lost_phone_report_reads_the_deposits(session, school, retired):
-    from register.deposits import handle_scan
+    from tests.conftest import scan_code
 
     now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    handle_scan(session, school.staff_kiosk.id, school.alice_phone.label_code, now)
-    handle_scan(session, school.staff_kiosk.id, school.alice_phone.label_code,
+    scan_code(session, school.staff_kiosk.id, school.alice_phone.label_code, now)
+    scan_code(session, school.staff_kiosk.id, school.alice_phone.label_code,
                 now + timedelta(hours=8))
-    handle_scan(session, school.reception_kiosk.id, school.alice_phone.label_code,
+    scan_code(session, school.reception_kiosk.id, school.alice_phone.label_code,
                 now + timedelta(days=1))
     if retired:
         session.get(Device, school.alice_phone.id).retired_at = now + timedelta(days=2)

@@ -12,17 +12,17 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import people
-from register.deposits import handle_scan
 from register.imei import luhn_check_digit
 from register.models import AuditEvent
 from register.rollcall import roll_call
+from tests.conftest import scan_code
 
 LONDON = ZoneInfo("Europe/London")
 MORNING = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # a Wednesday; GMT, so UTC is local
 
 
 def scan(session, school, code, when, kiosk=None):
-    return handle_scan(session, (kiosk or school.staff_kiosk).id, code, when, LONDON)
+    return scan_code(session, (kiosk or school.staff_kiosk).id, code, when, LONDON)
 
 
 def imei(n: int) -> str:
@@ -99,7 +99,7 @@ def test_scanned_in_on_an_earlier_day_is_kept_and_flagged(session, school):
 def scan_now(app, school, *codes):
     with app.app_context(), Session(db.engine) as session:
         for code in codes:
-            handle_scan(session, school.staff_kiosk.id, code)
+            scan_code(session, school.staff_kiosk.id, code)
 
 
 @pytest.mark.parametrize("role", ["office", "slt", "admin"])

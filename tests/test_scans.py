@@ -8,16 +8,25 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from register import kiosk_events, kiosk_link, locks, people
+from kiosk.answers import status_for
+from register import kiosk_events, kiosk_link, lock_commands, people
+from register.db import unit_of_work
 from register.models import AuditEvent, Deposit, Kiosk, LockCommand, ScanReceipt
-from register.scans import ScanRequest, scan, set_identifying
+from register.scans import ScanRequest, set_asking
+from tests.conftest import scan_code
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
 def do(session, kiosk, code, now=T0, **options):
-    return scan(session, kiosk.id, ScanRequest(code, **options), LONDON, now)
+    """The scan use case, and the HTTP status the web layer gives its answer."""
+    return answered(scan_code(session, kiosk.id, code, now, **options))
+
+
+def answered(shown):
+    shown.status = status_for(shown.reason)
+    return shown
 
 
 def count(session, model, *where) -> int:
@@ -85,7 +94,8 @@ def _send_twice_at_once(engine, kiosk_id: int, request: ScanRequest, now: dateti
     def worker(index: int) -> None:
         with Session(engine) as own:
             barrier.wait()
-            answers[index] = scan(own, kiosk_id, request, LONDON, now)
+            answers[index] = answered(scan_code(own, kiosk_id, request.code, now,
+                                                key=request.key))
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -107,8 +117,8 @@ def test_two_identical_requests_racing_act_once(engine, session, school):
         outcome = "deposited" if attempt % 2 == 0 else "collected"
         assert first.body["outcome"] == outcome
         assert count(session, Deposit) == attempt // 2 + 1
-        # The loser's collection (it waited for the phone's row, then saw it in a locker)
-        # was rolled back with its failed receipt: the phone is where the answer says.
+        # The loser found the key claimed and acted no more: the phone is where the answer
+        # says.
         assert count(session, Deposit, Deposit.collected_at.is_(None)) == (outcome == "deposited")
         assert count(session, ScanReceipt, ScanReceipt.key == key) == 1
 
@@ -128,7 +138,8 @@ def test_a_replayed_scan_is_recorded_at_the_time_it_was_made(session, school):
 def test_a_replayed_scan_opens_no_locker_and_is_not_shown(session, school):
     do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
        scanned_at=T0 - timedelta(minutes=5))
-    assert kiosk_link.heartbeat(session, school.staff_kiosk.id, {}, {}, T0) == []
+    with unit_of_work(session):
+        assert kiosk_link.heartbeat(session, school.staff_kiosk.id, {}, {}, T0) == []
     assert events(session, school.staff_kiosk) == []
 
 
@@ -184,21 +195,21 @@ def test_a_deposit_and_a_collection_each_open_the_locker(session, school):
     do(session, school.staff_kiosk, school.carol.badge_id, now=T0 + timedelta(seconds=20))
     commands = session.scalars(select(LockCommand).order_by(LockCommand.id)).all()
     assert [(c.kiosk_id, c.locker_number, c.purpose, c.created_at) for c in commands] == [
-        (school.staff_kiosk.id, 3, locks.DEPOSIT, T0),
-        (school.staff_kiosk.id, 3, locks.COLLECT, T0 + timedelta(seconds=20)),
+        (school.staff_kiosk.id, 3, lock_commands.DEPOSIT, T0),
+        (school.staff_kiosk.id, 3, lock_commands.COLLECT, T0 + timedelta(seconds=20)),
     ]
 
 
 # --- the page asking who is there ("I need my phone today") -----------------------------------
 
 def asking(session, kiosk, on=True, now=T0):
-    with session.begin():
-        return set_identifying(session, kiosk.id, on, now)
+    with unit_of_work(session):
+        return set_asking(session, kiosk.id, on, now)
 
 
-def identify_until(session, kiosk):
+def asking_until(session, kiosk):
     session.commit()
-    return session.scalar(select(Kiosk.identify_until).where(Kiosk.id == kiosk.id))
+    return session.scalar(select(Kiosk.asking_until).where(Kiosk.id == kiosk.id))
 
 
 def test_while_the_page_asks_the_next_badge_read_by_the_agent_only_identifies(session, school):
@@ -209,7 +220,7 @@ def test_while_the_page_asks_the_next_badge_read_by_the_agent_only_identifies(se
     assert answer.body["outcome"] == "identified"
     assert (answer.body["person"], answer.body["code"]) == ("Alice Adams", school.alice.badge_id)
     assert count(session, Deposit) == 0 and count(session, LockCommand) == 0
-    assert identify_until(session, school.staff_kiosk) is None  # the question is answered
+    assert asking_until(session, school.staff_kiosk) is None  # the question is answered
     [event] = events(session, school.staff_kiosk)
     assert (event.kind, event.data["outcome"], event.data["code"], event.data["source"]) == (
         "scan", "identified", school.alice.badge_id, "rfid")
@@ -252,7 +263,7 @@ def test_a_question_left_a_minute_has_expired_and_the_badge_deposits(session, sc
 def test_a_question_withdrawn_by_the_page_leaves_scans_acting(session, school):
     asking(session, school.staff_kiosk)
     asking(session, school.staff_kiosk, on=False, now=T0 + timedelta(seconds=5))
-    assert identify_until(session, school.staff_kiosk) is None
+    assert asking_until(session, school.staff_kiosk) is None
     assert do(session, school.staff_kiosk, school.alice.badge_id, source="rfid",
               now=T0 + timedelta(seconds=6)).body["outcome"] == "deposited"
 
@@ -264,7 +275,7 @@ def test_the_pages_own_scans_and_replayed_scans_are_not_taken_as_the_answer(sess
     replayed = do(session, school.staff_kiosk, school.bob_phone.label_code, source="rfid",
                   scanned_at=T0 - timedelta(minutes=5), now=T0 + timedelta(seconds=2))
     assert (typed.body["outcome"], replayed.body["outcome"]) == ("deposited", "deposited")
-    assert identify_until(session, school.staff_kiosk) is not None  # still asking
+    assert asking_until(session, school.staff_kiosk) is not None  # still asking
     assert do(session, school.staff_kiosk, school.carol.badge_id, source="rfid",
               now=T0 + timedelta(seconds=3)).body["outcome"] == "identified"
 
@@ -279,6 +290,6 @@ def test_an_unknown_badge_answers_the_question_with_a_refusal(session, school):
     asking(session, school.staff_kiosk)
     answer = do(session, school.staff_kiosk, "0000009999", source="rfid")
     assert (answer.status, answer.body["reason"]) == (404, "unknown")
-    assert identify_until(session, school.staff_kiosk) is None
+    assert asking_until(session, school.staff_kiosk) is None
     [event] = events(session, school.staff_kiosk)
     assert event.data["reason"] == "unknown"

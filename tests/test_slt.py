@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from kiosk.extensions import db
 from kiosk.requests import parse_window
 from register import exception_requests, people, settings
+from register.db import unit_of_work
 from register.errors import ValidationError
 from register.exception_requests import Window
 from register.models import (
@@ -225,9 +226,8 @@ def test_a_decision_on_a_request_decided_meanwhile_is_explained(client, auth, ap
 
 
 def test_two_approver_category_shows_progress(client, auth, app, web_school, leaders):
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         settings.put(db.session, settings.SECOND_APPROVER_CATEGORIES, "caring", "admin")
-        db.session.commit()
     request_id = ask(app, web_school.alice.id, "caring")
     auth.login("deputy")
     assert "0 of 2 approvals" in page(client)

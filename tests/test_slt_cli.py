@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from kiosk import demo
 from kiosk.extensions import db
+from register.db import unit_of_work
 from register.models import AuditEvent, ExceptionRequest, Person, User
 
 
@@ -30,9 +31,8 @@ def test_create_user_refuses_a_person_it_cannot_find_before_asking_for_a_passwor
                             input="a sensible passphrase\n")
     assert unknown.exit_code != 0
     assert "Nobody called Dana is on the register" in unknown.output
-    with app.app_context():
+    with app.app_context(), unit_of_work(db.session()):
         db.session.add(Person(name="Alice Adams", category="governor"))
-        db.session.commit()
     twice = runner.invoke(args=["create-user", "x2", "--role", "slt", "--person", "Alice Adams"],
                           input="a sensible passphrase\n")
     assert "2 people are called Alice Adams" in twice.output

@@ -6,7 +6,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from register.db import configure_engine
+from register.db import configure_engine, database_url
 from register.models import Base
 
 
@@ -22,8 +22,6 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    from kiosk.config import database_url
-
     engine = create_engine(database_url(os.environ.get("DATABASE_URL", "sqlite:///scratch.db")))
     configure_engine(engine)
     with engine.begin() as fresh:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import kiosk_link
+from register.db import unit_of_work
 from register.models import Deposit, utc_now
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ class Agent:
 
     def heartbeat_in_the_past(self, seconds: int, doors: dict[int, str]) -> None:
         """A heartbeat as if sent ``seconds`` ago (a door opened then, or the agent fell quiet)."""
-        with self.app.app_context(), Session(db.engine) as session:
+        with self.app.app_context(), Session(db.engine) as session, unit_of_work(session):
             readers = {"rfid": kiosk_link.ReaderReport(True),
                        "scanner": kiosk_link.ReaderReport(True)}
             kiosk_link.heartbeat(session, self.kiosk_id, readers, doors,

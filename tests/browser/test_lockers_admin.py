@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import kiosk_link
+from register.db import unit_of_work
 from register.models import utc_now
 from tests.browser.conftest import LAPTOP
 from tests.conftest import PASSWORD
@@ -44,7 +45,7 @@ def test_admin_opens_every_locker_of_a_bank_with_a_reason(page: Page, web_school
 
 
 def test_slt_sees_doors_left_open_and_readers_gone(page: Page, app: Flask, web_school, camera):
-    with app.app_context(), Session(db.engine) as session:
+    with app.app_context(), Session(db.engine) as session, unit_of_work(session):
         gone = {"rfid": kiosk_link.ReaderReport(False, "unplugged")}
         kiosk_link.heartbeat(session, web_school.staff_kiosk.id, gone, {2: "open"},
                              utc_now() - timedelta(seconds=40))

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import accounts, people
-from register.deposits import handle_scan
 from register.imei import luhn_check_digit
+from tests.conftest import scan_code
 from tests.pdf_tools import flat, page_texts, reader, render
 
 pytestmark = pytest.mark.browser
@@ -54,9 +54,9 @@ def on_site(app: Flask, web_school):
         hall_id, staff_id = hall.id, web_school.staff_kiosk.id
     with app.app_context(), Session(db.engine) as session:
         for code in codes:
-            handle_scan(session, staff_id, code)
+            scan_code(session, staff_id, code)
         for code in hall_codes:
-            handle_scan(session, hall_id, code)
+            scan_code(session, hall_id, code)
     return web_school
 
 

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
 from register import duty, exception_requests, kiosk_link, people, settings
-from register.deposits import handle_scan
+from register.db import unit_of_work
 from register.exception_requests import Window
 from register.models import DutyPeriod, ExceptionRequest, Person, User, utc_now
 from tests.browser.conftest import CHROMIUM, confine_to_server
-from tests.conftest import FAST_HASH, PASSWORD
+from tests.conftest import FAST_HASH, PASSWORD, scan_code
 
 pytestmark = pytest.mark.browser
 
@@ -257,9 +257,10 @@ def morning(app: Flask, school) -> None:
                                   now - timedelta(minutes=10))
         session.commit()
         gone = {"rfid": kiosk_link.ReaderReport(False, "unplugged")}
-        kiosk_link.heartbeat(session, school.staff_kiosk.id, gone, {2: "closed"}, now)
-        handle_scan(session, school.staff_kiosk.id, school.alice.badge_id,
-                    now - timedelta(minutes=40), LONDON)
+        with unit_of_work(session):
+            kiosk_link.heartbeat(session, school.staff_kiosk.id, gone, {2: "closed"}, now)
+        scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
+                  now - timedelta(minutes=40), LONDON)
         assert session.scalars(select(DutyPeriod)).all()
 
 

@@ -17,14 +17,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from register import audit, kiosk_events
-from register.db import in_write_transaction
-from register.errors import NotFound, ValidationError
+from register.errors import NotFound, ValidationError, refusal
 from register.models import Kiosk, LockCommand, LockerBank, utc_now
 
 COMMAND_LIFETIME = timedelta(seconds=10)
 KEEP_COMMANDS_FOR = timedelta(days=1)
 OPEN = "open"
 DEPOSIT, COLLECT, EMERGENCY = "deposit", "collect", "emergency"
+LOCK_FAILED = "lock_failed"
 MIN_REASON_LENGTH = 5
 
 
@@ -87,26 +87,21 @@ def record_result(session: Session, kiosk_id: int, command_id: int, ok: bool, er
                   now: datetime | None = None) -> str:
     """What the agent did with a command; returns the command's status. The first report
     stands and a repeat changes nothing. A failed open tells the person at the kiosk to see
-    the office. Runs its own write transaction."""
+    the office. Inside the caller's unit of work."""
     now = now or utc_now()
-
-    def work(s: Session) -> str:
-        kiosk_events.lock_kiosk(s, kiosk_id)
-        command = s.get(LockCommand, command_id)
-        if command is None or command.kiosk_id != kiosk_id:
-            raise NotFound("There is no such command for this kiosk.")
-        if command.done_at is None:
-            command.done_at, command.ok, command.error = now, ok, error[:200]
-            if not ok:
-                kiosk_events.publish(s, kiosk_id, kiosk_events.LOCK_FAILED, {
-                    "outcome": "refused", "reason": "lock_failed",
-                    "locker": command.locker_number, "person": None,
-                    "message": f"Locker {command.locker_number} did not open. "
-                               "Please see the office.",
-                }, now)
-        return status(command, now)
-
-    return in_write_transaction(session, work)
+    kiosk_events.lock_kiosk(session, kiosk_id)
+    command = session.get(LockCommand, command_id)
+    if command is None or command.kiosk_id != kiosk_id:
+        raise NotFound("There is no such command for this kiosk.")
+    if command.done_at is None:
+        command.done_at, command.ok, command.error = now, ok, error[:200]
+        if not ok:
+            kiosk_events.publish(session, kiosk_id, kiosk_events.LOCK_FAILED, {
+                **refusal(LOCK_FAILED, f"Locker {command.locker_number} did not "
+                                                    "open. Please see the office."),
+                "locker": command.locker_number,
+            }, now)
+    return status(command, now)
 
 
 def status(command: LockCommand, now: datetime) -> str:

@@ -1,0 +1,80 @@
+"""What a scanned or typed code names: the one answer for the scan, the kiosk's "who is
+there?" and a request made at the kiosk.
+
+A code is tried, in this order, as a phone's label, a person's badge, then an IMEI (first or
+second) read off the phone itself. Each refusal has one reason and one sentence, the same
+wherever the code was scanned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from register.errors import InvalidImei, ScanRefused
+from register.imei import looks_like_imei, parse_imei
+from register.models import Device, Person
+from register.people import normalise_badge_id, normalise_code
+
+LABEL, BADGE, IMEI = "label", "badge", "imei"
+
+EMPTY, UNKNOWN, INVALID_IMEI, UNREGISTERED, LEFT, RETIRED = (
+    "empty", "unknown", "invalid_imei", "unregistered", "left", "retired")
+
+
+@dataclass(frozen=True)
+class Named:
+    """Whoever a code names and, for a label or an IMEI, the phone it is on."""
+
+    person: Person
+    device: Device | None  # None for a badge: the person may have several phones
+    by: str  # LABEL, BADGE or IMEI
+
+
+def resolve(session: Session, raw: str) -> Named:
+    """The person (and phone) ``raw`` names; refusals raise ScanRefused. Reads only."""
+    code = normalise_code(raw)
+    if not code:
+        raise ScanRefused(EMPTY, "Nothing was scanned. Please try again.")
+    device = session.scalar(_devices().where(Device.label_code == code))
+    if device is not None:
+        return _current(Named(device.owner, device, LABEL))
+    person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code))
+                            .options(selectinload(Person.devices)))
+    if person is not None:
+        return _current(Named(person, None, BADGE))
+    if not looks_like_imei(code):
+        raise ScanRefused(
+            UNKNOWN, "We don't recognise that code. Please try again or see the office.")
+    try:
+        imei = parse_imei(code).imei
+    except InvalidImei:
+        raise ScanRefused(
+            INVALID_IMEI, "That number is not a valid IMEI. Check it with *#06# and try again.",
+        ) from None
+    device = session.scalar(_devices().where(or_(Device.imei == imei, Device.imei2 == imei)))
+    if device is None:
+        raise ScanRefused(UNREGISTERED, "This phone is not on the register. Please see the office.")
+    return _current(Named(device.owner, device, IMEI))
+
+
+def _devices() -> Select[tuple[Device]]:
+    return select(Device).options(joinedload(Device.owner))
+
+
+def _current(named: Named) -> Named:
+    """Refuse a code whose person has left or whose phone was retired."""
+    require_current(named.person, named.device)
+    return named
+
+
+def require_current(person: Person, device: Device | None = None) -> None:
+    if not person.active:
+        raise ScanRefused(
+            LEFT, f"{person.name} is marked as having left. Please see the office.")
+    if device is not None and device.retired_at is not None:
+        raise ScanRefused(
+            RETIRED, f"This {device.description} was retired from the register. "
+            "Please see the office.")
