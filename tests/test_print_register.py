@@ -181,9 +181,9 @@ def test_lost_phone_report_reads_the_deposits(session, school, retired):
     now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     scan_code(session, school.staff_kiosk.id, school.alice_phone.label_code, now)
     scan_code(session, school.staff_kiosk.id, school.alice_phone.label_code,
-                now + timedelta(hours=8))
+              now + timedelta(hours=8))
     scan_code(session, school.reception_kiosk.id, school.alice_phone.label_code,
-                now + timedelta(days=1))
+              now + timedelta(days=1))
     if retired:
         session.get(Device, school.alice_phone.id).retired_at = now + timedelta(days=2)
         session.commit()
