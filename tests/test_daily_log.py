@@ -128,9 +128,9 @@ def test_local_time_in_summer(session, school):
     """In BST the day ends at 17:00 London time, 16:00 UTC."""
     summer = date(2026, 6, 10)
     scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
-                datetime(2026, 6, 10, 7, 0, tzinfo=UTC), LONDON)
+              datetime(2026, 6, 10, 7, 0, tzinfo=UTC), LONDON)
     scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
-                datetime(2026, 6, 10, 16, 5, tzinfo=UTC), LONDON)  # 17:05 local: late
+              datetime(2026, 6, 10, 16, 5, tzinfo=UTC), LONDON)  # 17:05 local: late
     log = daily_log.daily_log(session, summer, LONDON, AFTER)
     assert [e.flag for e in log.collections] == ["late"]
     assert log.ends_at == datetime(2026, 6, 10, 16, 0, tzinfo=UTC)
@@ -242,7 +242,7 @@ def summer_weeks(app, web_school):
         for day in (15, 16, 17, 22):
             for hour in (8, 15):  # in, then out
                 scan_code(session, web_school.staff_kiosk.id, web_school.alice.badge_id,
-                            june(day, hour), LONDON)
+                          june(day, hour), LONDON)
         session.add(DutyPeriod(person_id=web_school.carol.id, started_at=june(16, 9),
                                start_kind="exception", ended_at=june(16, 12),
                                end_kind="sign_out"))
