@@ -79,6 +79,7 @@ def _error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(_error: Exception) -> tuple[str, int]:
-        db.session.rollback()
+        # Nothing to undo: a failed unit of work has rolled back, and a read ends with the
+        # request (Flask-SQLAlchemy removes the session).
         return render_template("error.html", title="Something went wrong",
                                message="Nothing was saved. Please try again."), 500
