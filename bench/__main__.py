@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="unknown-code (404) load per target and level; 0 skips it")
     parser.add_argument("--warmup", type=float, default=0.5,
                         help="unmeasured, per target and level (default 0.5)")
-    parser.add_argument("--rounds", type=int, default=2,
+    parser.add_argument("--rounds", type=int, default=4,
                         help="slices each phase is cut into, alternating between targets")
     parser.add_argument("--postgres", metavar="URL",
                         help="also run on a throwaway database on this server, product "
@@ -77,6 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--school", choices=school.SIZES, default=school.DEFAULT_SIZE,
                         help="the school the product serves: the demo one, or (big) "
                              "bench/big_school.py's 2,000 people with a year of history")
+    parser.add_argument("--payload", choices=("agent", "code"), default="agent",
+                        help="agent (default): each scan carries what the kiosk agent sends, "
+                             "a fresh idempotency key, scanned_at and source; code: the code "
+                             "alone")
     parser.add_argument("--profile", type=int, metavar="SCANS", default=0,
                         help="instead of the load: cProfile this many scans in-process "
                              "(test client, SQLite) and print the top entries")
@@ -89,9 +93,11 @@ def product(stack: ExitStack, name: str, seeded: school.DemoSchool, workdir: Pat
     env = clean_env(DATABASE_URL=seeded.url)
     server = stack.enter_context(gunicorn(name, "kiosk:create_app()", env, log))
     scan = Phase(name, server.port, "scan", SCAN_PATH, seeded.codes, args.seconds, 200,
-                 seeded.token)
+                 seeded.token, args.payload)
+    # The code alone, no key: a refusal with a key is stored (a write), and this phase is
+    # measured against one bare read.
     unknown = replace(scan, name="404", codes=[UNKNOWN_CODE], seconds=args.unknown_seconds,
-                      expect=404)
+                      expect=404, payload="code")
     return Target(server, scan, unknown, seeded.url)
 
 
@@ -99,7 +105,8 @@ def bare_baseline(stack: ExitStack, name: str, env: dict[str, str], workdir: Pat
                   args: argparse.Namespace, codes: list[str]) -> Target:
     server = stack.enter_context(gunicorn(name, "bench.baseline:create_app()", env,
                                           workdir / f"{name.replace('/', '-')}.log"))
-    scan = Phase(name, server.port, "scan", "/scan", codes, args.seconds, 200)
+    scan = Phase(name, server.port, "scan", "/scan", codes, args.seconds, 200,
+                 payload=args.payload)  # the same body; the bare app reads only the code
     unknown = Phase(name, server.port, "404", "/lookup", [UNKNOWN_CODE],
                     args.unknown_seconds, 404)
     return Target(server, scan, unknown)
@@ -173,7 +180,7 @@ def run(args: argparse.Namespace, workdir: Path) -> Run:
     started = time.monotonic()
     seeded = school.seed(f"sqlite:///{workdir / 'x.sqlite3'}", env, args.school)
     print(preamble(args, seeded, time.monotonic() - started), flush=True)
-    print_statements(seeded, workdir)
+    print_statements(seeded, workdir, args)
     with ExitStack() as stack:
         pairs = [Pair("SQLite", bare_sqlite(stack, workdir, args, seeded.codes),
                       product(stack, "product/sqlite", seeded, workdir, args))]
@@ -247,12 +254,16 @@ def preamble(args: argparse.Namespace, seeded: school.DemoSchool, seed_seconds: 
         f"SQLite {sqlite3.sqlite_version}; code at {ROOT} ({_commit()}).\n"
         f"School: {seeded.description} (seeded in {seed_seconds:.0f} s). Scans cycle over "
         f"{len(seeded.codes)} phone labels at {school.KIOSK_NAME!r}: each deposits or "
-        "collects (a real write).\n"
+        f"collects (a real write). Body: {_PAYLOADS[args.payload]}.\n"
         "Baselines: bare Flask, one durable insert per POST on the same engine (SQLite: WAL, "
         "synchronous=FULL, autocommit; PostgreSQL: psycopg, INSERT then COMMIT); their 404 "
         "path is one indexed read. Ratios are product / bare, from the same run.\n"
         f"{_load_average()} at the start."
     )
+
+
+_PAYLOADS = {"agent": "the kiosk agent's (code, a fresh idempotency key, scanned_at, source)",
+             "code": "the code alone"}
 
 
 def _commit() -> str:
@@ -267,11 +278,12 @@ def _load_average() -> str:
     return f"Load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def print_statements(seeded: school.DemoSchool, workdir: Path) -> None:
+def print_statements(seeded: school.DemoSchool, workdir: Path, args: argparse.Namespace) -> None:
     """The statements one deposit and one collect execute, on a copy of the seeded school."""
     url = school.copy_sqlite(seeded.url, str(workdir / "statements.sqlite3"))
     try:
-        counts = school.count_statements(url, seeded.token, seeded.codes[0], SCAN_PATH)
+        counts = school.count_statements(url, seeded.token, seeded.codes[0], SCAN_PATH,
+                                         args.payload)
     except Exception as error:  # a figure, never a reason to stop the bench
         print(f"\nSQL statements per scan: not counted ({type(error).__name__}: {error})\n")
         return
@@ -321,7 +333,8 @@ def print_report(result: Run) -> list[str]:
 def profile(args: argparse.Namespace, workdir: Path) -> None:
     seeded = school.seed(f"sqlite:///{workdir / 'x.sqlite3'}", clean_env(), args.school)
     print(f"School: {seeded.description}; code at {ROOT} ({_commit()})")
-    print(school.profile_scans(seeded.url, seeded.token, seeded.codes, args.profile, SCAN_PATH))
+    print(school.profile_scans(seeded.url, seeded.token, seeded.codes, args.profile, SCAN_PATH,
+                               args.payload))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,10 @@ import math
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 LOCKED = b"database is locked"
@@ -35,6 +37,9 @@ class Phase:
     seconds: float
     expect: int  # the only status that counts as success in this phase
     token: str = ""
+    # "agent": what the kiosk agent sends (hardware/service.py): the code, a fresh idempotency
+    # key, the time of the scan and its source. "code": the code alone.
+    payload: str = "code"
 
 
 @dataclass
@@ -99,6 +104,18 @@ def _record(tally: Tally, phase: Phase, status: int, body: bytes, elapsed_ms: fl
         tally.keep_sample(f"{status}: {body[:300].decode(errors='replace').strip()}")
 
 
+def scan_body(code: str, payload: str) -> dict[str, str]:
+    """One scan's JSON; see ``Phase.payload``."""
+    if payload == "agent":
+        return {"code": code, "key": uuid.uuid4().hex,
+                "scanned_at": datetime.now(UTC).isoformat(), "source": "scanner"}
+    return {"code": code}
+
+
+def _body(phase: Phase, code: str) -> str:
+    return json.dumps(scan_body(code, phase.payload))
+
+
 def _client(phase: Phase, counter: itertools.count[int], start_at: float,
             stop_at: float, tally: Tally) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", phase.port, timeout=60)
@@ -108,7 +125,7 @@ def _client(phase: Phase, counter: itertools.count[int], start_at: float,
     time.sleep(max(0.0, start_at - time.perf_counter()))
     while time.perf_counter() < stop_at:
         # A shared counter cycles the codes across clients, so each scan flips one phone.
-        body = json.dumps({"code": phase.codes[next(counter) % len(phase.codes)]})
+        body = _body(phase, phase.codes[next(counter) % len(phase.codes)])
         began = time.perf_counter()
         try:
             connection.request("POST", phase.path, body, headers)

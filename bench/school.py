@@ -19,6 +19,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.load import scan_body
 from bench.servers import ROOT
 from kiosk.config import database_url
 
@@ -172,7 +173,8 @@ def _app(url: str) -> Flask:
     return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url)})
 
 
-def count_statements(url: str, token: str, code: str, path: str) -> list[StatementCount]:
+def count_statements(url: str, token: str, code: str, path: str,
+                     payload: str = "agent") -> list[StatementCount]:
     """SQL statements one scan of ``code`` executes, twice (a deposit, then a collect, or the
     other way round), counted with SQLAlchemy's ``before_cursor_execute`` on db.engine. Counts
     what SQLAlchemy sends, BEGIN included; a COMMIT is the driver's call and not counted."""
@@ -196,7 +198,7 @@ def count_statements(url: str, token: str, code: str, path: str) -> list[Stateme
     try:
         for _ in range(2):
             seen.clear()
-            response = client.post(path, json={"code": code}, headers=headers)
+            response = client.post(path, json=scan_body(code, payload), headers=headers)
             body = response.get_json(silent=True) or {}
             kinds = Counter(statement.split(None, 1)[0].upper() for statement in seen)
             counts.append(StatementCount(str(body.get("outcome")), response.status_code,
@@ -209,7 +211,7 @@ def count_statements(url: str, token: str, code: str, path: str) -> list[Stateme
 
 
 def profile_scans(url: str, token: str, codes: list[str], scans: int, path: str,
-                  top: int = 30) -> str:
+                  payload: str = "agent", top: int = 30) -> str:
     """cProfile of ``scans`` scans through the test client (each deposits or collects one
     phone, cycling over ``codes``): the top entries by cumulative and by own time."""
     app = _app(url)
@@ -217,15 +219,16 @@ def profile_scans(url: str, token: str, codes: list[str], scans: int, path: str,
     headers = {"Authorization": f"Bearer {token}"}
     outcomes: Counter[str] = Counter()
     for code in codes[:20]:  # warm: imports, first connection, template and query caches
-        client.post(path, json={"code": code}, headers=headers)
+        client.post(path, json=scan_body(code, payload), headers=headers)
     began = time.perf_counter()
     for n in range(scans):  # unprofiled, for the time a scan really takes in-process
-        client.post(path, json={"code": codes[n % len(codes)]}, headers=headers)
+        client.post(path, json=scan_body(codes[n % len(codes)], payload), headers=headers)
     plain_ms = (time.perf_counter() - began) * 1000 / scans
     profiler = cProfile.Profile()
     profiler.enable()
     for n in range(scans):
-        response = client.post(path, json={"code": codes[n % len(codes)]}, headers=headers)
+        response = client.post(path, json=scan_body(codes[n % len(codes)], payload),
+                               headers=headers)
         body = response.get_json(silent=True) or {}
         outcomes[f"{response.status_code} {body.get('outcome')}"] += 1
     profiler.disable()
