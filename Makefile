@@ -30,8 +30,10 @@ browser:
 
 test: $(INSTALLED) browser lint test-sqlite test-postgres
 
+# ruff, then mypy: register/ and hardware/ strictly, kiosk/ with check_untyped_defs (setup.cfg).
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/mypy register hardware kiosk
 
 test-sqlite: $(INSTALLED)
 	$(BIN)/pytest -n auto

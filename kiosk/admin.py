@@ -24,7 +24,7 @@ def require_admin() -> None:
 @bp.route("/settings", methods=["GET"])
 @read_only_view
 def settings_form() -> str:
-    chosen = settings.second_approver_categories(db.session)
+    chosen = settings.second_approver_categories(db.session())
     return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen)
 
 

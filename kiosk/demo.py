@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from register import accounts, exception_requests, people, settings
 from register.exception_requests import Window
 from register.imei import luhn_check_digit
-from register.models import Category, Device, Kiosk, LockerBank, Person, User, utc_now
+from register.models import (
+    Category,
+    Device,
+    ExceptionRequest,
+    Kiosk,
+    LockerBank,
+    Person,
+    User,
+    utc_now,
+)
 
 PASSWORD = "demo-password"
 LONDON = ZoneInfo("Europe/London")
@@ -98,7 +107,7 @@ def _seed_exceptions(session: Session, zone: tzinfo, now: datetime) -> None:
     today = local.date()
 
     def ask(person: Person, category: str, reason: str, window: Window, minutes_ago: int,
-            via: str = "kiosk") -> exception_requests.ExceptionRequest:
+            via: str = "kiosk") -> ExceptionRequest:
         by = "kiosk:Staff room kiosk" if via == "kiosk" else "office"
         return exception_requests.request_exception(
             session, person, category, reason, window, by, via, zone,

@@ -25,8 +25,8 @@ from register import codes, exception_requests, kiosk_events, kiosk_link, scans
 from register.accounts import kiosk_for_token
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
-from register.exception_requests import CATEGORIES, AlreadyAsked, ExceptionRequest
-from register.models import Kiosk, utc_now
+from register.exception_requests import CATEGORIES, AlreadyAsked
+from register.models import ExceptionRequest, Kiosk, utc_now
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 

@@ -257,7 +257,7 @@ def emergency_open() -> Any:
 
 def _get(getter: Any, ident: int) -> Any:
     try:
-        return getter(db.session, ident)
+        return getter(db.session(), ident)
     except RegisterError:
         abort(404)
 

@@ -76,7 +76,7 @@ def _page(now: datetime) -> dict[str, Any]:
 @bp.route("/")
 @read_only_view
 def index() -> str:
-    return render_template("reports/index.html", times=daily_log.day_times(db.session),
+    return render_template("reports/index.html", times=daily_log.day_times(db.session()),
                            is_admin=g.user.role == Role.ADMIN)
 
 
@@ -86,7 +86,7 @@ def index() -> str:
 @in_unit_of_work
 def roll_call() -> str:
     now = utc_now()
-    call = rollcall.roll_call(db.session, _zone(), now)
+    call = rollcall.roll_call(db.session(), _zone(), now)
     phones = call.phones_in_lockers
     _record("print.roll_call" if _printing() else "view.roll_call", "roll_call", call.total,
             f"{phones} phone{'' if phones == 1 else 's'} in lockers")
@@ -112,7 +112,7 @@ def daily_log_page() -> Any:
     today = now.astimezone(_zone()).date()
     try:
         day = _chosen_day(today)
-        log = daily_log.daily_log(db.session, day, _zone(), now)
+        log = daily_log.daily_log(db.session(), day, _zone(), now)
     except ValidationError as error:
         return render_template("reports/daily_log.html", log=None, day=today, today=today,
                                error=str(error), is_admin=g.user.role == Role.ADMIN,
@@ -130,7 +130,7 @@ def daily_log_csv() -> Response:
     zone = _zone()
     try:
         day = _chosen_day(now.astimezone(zone).date())
-        log = daily_log.daily_log(db.session, day, zone, now)
+        log = daily_log.daily_log(db.session(), day, zone, now)
     except ValidationError as error:
         abort(400, str(error))
 
@@ -164,7 +164,7 @@ def save_day_times() -> Any:
         flash(f"Saved. The school day ends at {times.day_ends:%H:%M}; collections before "
               f"{times.early_before:%H:%M} are early.")
     back = request.form.get("date", "")
-    return redirect(url_for("reports.daily_log_page", **({"date": back} if back else {})))
+    return redirect(url_for("reports.daily_log_page", date=back or None))
 
 
 # --- weekly and termly compliance ------------------------------------------------------------
@@ -218,9 +218,9 @@ def summaries() -> Any:
         return render_template("reports/summaries.html", error=str(error), term=offered[0],
                                **page), 400
     ends_on = min(term.ends_on, today)
-    chosen = compliance.compute(db.session, term.starts_on, ends_on, zone, now)
+    chosen = compliance.compute(db.session(), term.starts_on, ends_on, zone, now)
     terms = [TermRow(t, None if t.starts_on > today else chosen.overall() if t == term
-                     else compliance.termly(db.session, t, zone, now))
+                     else compliance.termly(db.session(), t, zone, now))
              for t in _school_year(term)]
     overall = chosen.overall()
     _record("print.compliance_summary" if _printing() else "view.compliance_summary",

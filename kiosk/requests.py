@@ -81,8 +81,8 @@ def _page(person: Person | None, values: Any, error: str | None = None, status: 
     query = request.args.get("q", "").strip()
     matches: list[Person] = []
     if person is None and query:
-        matches = people.search_people(db.session, query)[:MAX_MATCHES]
-        audit.record(db.session, actor(), "requests.person_search",
+        matches = people.search_people(db.session(), query)[:MAX_MATCHES]
+        audit.record(db.session(), actor(), "requests.person_search",
                      detail=f"{len(matches)} people listed")
     recent = list(db.session.scalars(
         select(ExceptionRequest).options(selectinload(ExceptionRequest.person))
@@ -90,7 +90,7 @@ def _page(person: Person | None, values: Any, error: str | None = None, status: 
     page = render_template(
         "slt/request_form.html", person=person, values=values, error=error, query=query,
         matches=matches, categories=CATEGORIES, weekdays=list(enumerate(WEEKDAYS)),
-        two_approvers=settings.second_approver_categories(db.session), recent=recent,
+        two_approvers=settings.second_approver_categories(db.session()), recent=recent,
         windows={r.id: Window.of(r).describe() for r in recent},
         today=utc_now().astimezone(current_app.extensions["school_zone"]).date())
     return page, status

@@ -80,7 +80,7 @@ def demo_only() -> Any:
 @bp.route("", methods=["GET"])
 @read_only_view
 def page() -> Any:
-    return render_template("kiosk/simulate.html", taps=demo_taps(db.session), readers=READERS)
+    return render_template("kiosk/simulate.html", taps=demo_taps(db.session()), readers=READERS)
 
 
 @bp.route("", methods=["POST"])

@@ -88,7 +88,8 @@ class DutyRow:
 
 
 def _zone() -> tzinfo:
-    return current_app.extensions["school_zone"]  # type: ignore[no-any-return]
+    zone: tzinfo = current_app.extensions["school_zone"]
+    return zone
 
 
 def _when(moment: datetime, now: datetime, zone: tzinfo) -> str:
@@ -115,7 +116,7 @@ def _asked(exception: ExceptionRequest, now: datetime, zone: tzinfo) -> str:
 
 def pending_cards(user: User, now: datetime, zone: tzinfo) -> list[PendingCard]:
     cards = []
-    for exception in exception_requests.pending(db.session):
+    for exception in exception_requests.pending(db.session()):
         approvers = [d for d in exception.decisions if d.action == "approve"]
         names = exception_requests.approved_by(exception)
         if exception.approvals_needed > 1:
@@ -142,13 +143,13 @@ def approved_cards(user: User, now: datetime, zone: tzinfo) -> list[ApprovedCard
             _when(exception.decided_at, now, zone) if exception.decided_at else "",
             Window.of(exception).covers(now, zone),
             user.person_id is not None and user.person_id == exception.person_id)
-        for exception in exception_requests.approved_current(db.session, zone, now)
+        for exception in exception_requests.approved_current(db.session(), zone, now)
     ]
 
 
 def duty_rows(now: datetime, zone: tzinfo) -> list[DutyRow]:
     rows = []
-    for entry in duty.on_duty_now(db.session, zone, now):
+    for entry in duty.on_duty_now(db.session(), zone, now):
         if entry.lockers:
             numbers = _names([str(n) for n in sorted(entry.lockers)])
             state = "locked"
@@ -210,15 +211,15 @@ def _page(now: datetime, zone: tzinfo, errors: dict[int, dict[str, str]], proble
                  joinedload(Deposit.door))
         .order_by(Deposit.deposited_at)
     ))
-    alerts = kiosk_link.attention(db.session, now)
+    alerts = kiosk_link.attention(db.session(), now)
     shown = {c.request.id for c in pending} | {c.request.id for c in approved}
     # A refusal about a request no longer listed (decided meanwhile) goes at the top.
     problem = problem or "; ".join(e["message"] for i, e in errors.items() if i not in shown)
-    audit.record(db.session, actor(), "slt.now.view",
+    audit.record(db.session(), actor(), "slt.now.view",
                  detail=f"{len(pending)} pending, {len(approved)} approved, {len(rows)} on duty")
     return render_template(
         "slt/now.html", pending=pending, approved=approved, rows=rows, deposits=deposits,
-        alerts=alerts, with_doors=kiosk_link.any_agent(db.session), errors=errors,
+        alerts=alerts, with_doors=kiosk_link.any_agent(db.session()), errors=errors,
         problem=problem, title=_title(len(pending)),
         in_effect=sum(c.in_effect for c in approved),
         gaps=sum(r.state in ("gap", "due") for r in rows),
@@ -322,7 +323,7 @@ def announce_new_request(exception: ExceptionRequest, exclude_user_id: int | Non
         settings = notify.SmtpSettings.from_mapping(config)
         if settings is None:
             return None
-        addresses = notify.slt_addresses(db.session, exclude_user_id)
+        addresses = notify.slt_addresses(db.session(), exclude_user_id)
         if not addresses:
             return None
         public = str(current_app.config.get("PUBLIC_URL") or os.environ.get("PUBLIC_URL", ""))

@@ -71,10 +71,10 @@ def report() -> Any:
     except BadRange as error:
         return render_template("slt/report.html", choice=choose({}, today), error=str(error),
                                report=None, **page), 400
-    report = policy_report.build(db.session, choice.starts_on, choice.ends_on, zone, now,
+    report = policy_report.build(db.session(), choice.starts_on, choice.ends_on, zone, now,
                                  choice.min_requests)
     printing = request.args.get("print") == "1"
-    policy_report.record_access(db.session, report, actor(), printed=printing, at=now)
+    policy_report.record_access(db.session(), report, actor(), printed=printing, at=now)
     return render_template(
         "slt/report.html", choice=choice, error=None, report=report, printing=printing,
         day_chart=compliance_chart(report.compliance.days()),
@@ -191,7 +191,8 @@ def _frame(count: int) -> tuple[float, float]:
 
 def _labels(dates: list[date], slot: float) -> list[str]:
     """A date under a bar, with room between labels and none cut off at the right edge."""
-    labels, last_x = [], -LABEL_EVERY
+    labels: list[str] = []
+    last_x: float = -LABEL_EVERY
     for index, day in enumerate(dates):
         x = index * slot
         if x - last_x >= LABEL_EVERY and LEFT + x + LABEL_EVERY <= WIDTH:

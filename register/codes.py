@@ -60,7 +60,7 @@ def resolve(session: Session, raw: str) -> Named:
     return _current(Named(device.owner, device, IMEI))
 
 
-def _devices() -> Select[tuple[Device]]:
+def _devices() -> Select[Device]:
     return select(Device).options(joinedload(Device.owner))
 
 

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from register import duty, exception_requests
 from register.db import lock
 from register.errors import ScanRefused
-from register.models import Deposit, Device, Kiosk, Locker, LockerBank, Person
+from register.models import (
+    Deposit,
+    Device,
+    ExceptionRequest,
+    Kiosk,
+    Locker,
+    LockerBank,
+    Person,
+)
 
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
 ON_DUTY, OFF_DUTY = "on_duty", "off_duty"  # with an agreed exception: no deposit
@@ -97,7 +105,7 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
                       person=owner.name, off_duty=True)
 
 
-def _note(exception: exception_requests.ExceptionRequest, now: datetime, zone: tzinfo,
+def _note(exception: ExceptionRequest, now: datetime, zone: tzinfo,
           ) -> ExceptionNote:
     ends = exception_requests.Window.of(exception).today_ends(now, zone)
     until = "the end of the day" if ends.time() == ends.time().min else f"{ends:%H:%M}"

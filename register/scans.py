@@ -179,7 +179,8 @@ def _claim(session: Session, kiosk_id: int, key: str, now: datetime) -> int | No
              .values(kiosk_id=kiosk_id, key=key, body={}, created_at=now)
              .on_conflict_do_nothing(index_elements=["kiosk_id", "key"])
              .returning(ScanReceipt.id))
-    return session.scalar(claim)
+    receipt_id: int | None = session.scalar(claim)
+    return receipt_id
 
 
 def _shown_on_page(request: ScanRequest, now: datetime) -> bool:
