@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Select, event
+from sqlalchemy import ColumnElement, Engine, Insert, Select, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -122,6 +123,17 @@ def read_only(session: Session) -> Iterator[Session]:
     finally:
         session.rollback()
         session.info.pop(_MODE, None)
+
+
+def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any],
+                          conflict: list[str], where: ColumnElement[bool] | None = None,
+                          ) -> Insert:
+    """``INSERT ... ON CONFLICT (conflict) [WHERE where] DO NOTHING`` on either database: the
+    unique index decides, in one statement, whether the row was already there."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement: Insert = (dialect.insert(model).values(**values)
+                         .on_conflict_do_nothing(index_elements=conflict, index_where=where))
+    return statement
 
 
 def lock(session: Session, query: Select[Any]) -> None:

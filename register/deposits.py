@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from register import duty, exception_requests
 from register.db import lock
@@ -63,6 +63,7 @@ class ScanResult:
 def open_deposit(session: Session, device: Device) -> Deposit | None:
     return session.scalar(
         select(Deposit).where(Deposit.device_id == device.id, Deposit.collected_at.is_(None))
+        .options(joinedload(Deposit.locker).joinedload(Locker.bank))
     )
 
 
@@ -96,7 +97,7 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
     if note is None:
         return _deposit(session, kiosk, device, now)
     if duty.current(session, owner.id) is None:
-        duty.start(session, owner, duty.EXCEPTION, kiosk.id, now)
+        duty.start(session, owner.id, duty.EXCEPTION, kiosk.id, now)
         return ScanResult(
             ON_DUTY, f"{owner.first_name}, you are on duty with your phone until {note.until}, "
             f"as agreed by {note.approved_by}.", now, person=owner.name, exception=note)
@@ -120,10 +121,11 @@ def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> S
     if locker is None:
         raise ScanRefused(NO_FREE_LOCKER, f"There is no free locker at {kiosk.bank.name}. "
                           "Please see the office.")
-    session.add(Deposit(device=device, locker=locker, deposited_at=now, deposit_kiosk_id=kiosk.id))
-    session.flush()  # the unique indexes speak here, inside the transaction
+    # The partial unique indexes speak here (one open deposit per phone, one phone a locker).
+    session.execute(insert(Deposit).values(device_id=device.id, locker_id=locker.id,
+                                           deposited_at=now, deposit_kiosk_id=kiosk.id))
     owner = device.owner
-    duty.start(session, owner, duty.DEPOSIT, kiosk.id, now)
+    duty.start(session, owner.id, duty.DEPOSIT, kiosk.id, now)
     return ScanResult(
         DEPOSITED,
         f"{owner.first_name}, put your phone in locker {locker.number} and close the door.",
@@ -139,8 +141,8 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
         raise ScanRefused(
             OTHER_BANK, f"{owner.first_name}, this phone is already in locker {locker.number} "
             f"at {locker.bank.name}. Please collect it there.")
-    deposit.collected_at = now
-    deposit.collect_kiosk_id = kiosk.id
+    session.execute(update(Deposit).where(Deposit.id == deposit.id)
+                    .values(collected_at=now, collect_kiosk_id=kiosk.id))
     take = (f"{owner.first_name}, your phone is in locker {locker.number}. "
             "Take it and close the door.")
     if note is not None:  # an agreed exception: still on duty, with the phone

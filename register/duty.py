@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from register import exception_requests
+from register.db import insert_unless_present
 from register.models import Deposit, Device, DutyPeriod, ExceptionRequest, Person
 
 DEPOSIT, EXCEPTION = "deposit", "exception"
@@ -21,23 +22,21 @@ def current(session: Session, person_id: int) -> DutyPeriod | None:
                                                    DutyPeriod.ended_at.is_(None)))
 
 
-def start(session: Session, person: Person, kind: str, kiosk_id: int | None, now: datetime,
-          ) -> DutyPeriod:
-    """On duty from now, unless already (a second phone deposited changes nothing)."""
-    period = current(session, person.id)
-    if period is None:
-        period = DutyPeriod(person=person, started_at=now, start_kind=kind, kiosk_id=kiosk_id)
-        session.add(period)
-        session.flush()  # one open period per person: the unique index speaks here
-    return period
+def start(session: Session, person_id: int, kind: str, kiosk_id: int | None, now: datetime,
+          ) -> None:
+    """On duty from now, unless already (a second phone deposited changes nothing): one
+    statement, and the one-open-period-per-person index decides."""
+    session.execute(insert_unless_present(
+        session, DutyPeriod, {"person_id": person_id, "started_at": now, "start_kind": kind,
+                              "kiosk_id": kiosk_id},
+        ["person_id"], where=DutyPeriod.ended_at.is_(None)))
 
 
-def end(session: Session, person_id: int, kind: str, now: datetime) -> DutyPeriod | None:
-    period = current(session, person_id)
-    if period is not None:
-        period.ended_at = now
-        period.end_kind = kind
-    return period
+def end(session: Session, person_id: int, kind: str, now: datetime) -> None:
+    """Off duty from now, if on duty."""
+    session.execute(update(DutyPeriod)
+                    .where(DutyPeriod.person_id == person_id, DutyPeriod.ended_at.is_(None))
+                    .values(ended_at=now, end_kind=kind))
 
 
 @dataclass(frozen=True)

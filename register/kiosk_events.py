@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from register.db import lock
@@ -46,8 +46,8 @@ def publish(session: Session, kiosk_id: int, kind: str, data: dict[str, Any],
     now = now or utc_now()
     lock_kiosk(session, kiosk_id)
     session.execute(delete(KioskEvent).where(KioskEvent.created_at < now - KEEP_EVENTS_FOR))
-    session.add(KioskEvent(kiosk_id=kiosk_id, kind=kind, data=data, created_at=now))
-    session.flush()
+    session.execute(insert(KioskEvent).values(kiosk_id=kiosk_id, kind=kind, data=data,
+                                              created_at=now))
 
 
 def latest_id(session: Session, kiosk_id: int) -> int:

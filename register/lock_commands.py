@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from register import audit, kiosk_events
@@ -48,18 +48,16 @@ class EmergencyOpening:
 
 
 def queue_open(session: Session, kiosk_id: int, locker: int, purpose: str,
-               at: datetime) -> LockCommand:
+               at: datetime) -> None:
     """Add "open ``locker``" to the caller's transaction. ``at`` is when the person asked:
     a scan replayed from the agent's queue is already too old to open anything."""
     _forget_old(session, at)
-    return _add(session, kiosk_id, locker, purpose, at)
+    _add(session, kiosk_id, locker, purpose, at)
 
 
-def _add(session: Session, kiosk_id: int, locker: int, purpose: str, at: datetime) -> LockCommand:
-    command = LockCommand(kiosk_id=kiosk_id, action=OPEN, locker_number=locker, purpose=purpose,
-                          created_at=at)
-    session.add(command)
-    return command
+def _add(session: Session, kiosk_id: int, locker: int, purpose: str, at: datetime) -> None:
+    session.execute(insert(LockCommand).values(
+        kiosk_id=kiosk_id, action=OPEN, locker_number=locker, purpose=purpose, created_at=at))
 
 
 def _forget_old(session: Session, now: datetime) -> None:

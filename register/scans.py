@@ -29,10 +29,10 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from register import audit, codes, kiosk_events, lock_commands
+from register.db import insert_unless_present
 from register.deposits import COLLECTED, DEPOSITED, ScanResult, for_person, toggle
 from register.errors import REFUSED, ScanRefused, refusal
 from register.imei import looks_like_imei
@@ -174,11 +174,9 @@ def _claim(session: Session, kiosk_id: int, key: str, now: datetime) -> int | No
     """Take the key for this scan (its answer is filled in before commit); None if taken.
     Forgets day-old keys first."""
     session.execute(delete(ScanReceipt).where(ScanReceipt.created_at < now - KEEP_RECEIPTS_FOR))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    claim = (dialect.insert(ScanReceipt)
-             .values(kiosk_id=kiosk_id, key=key, body={}, created_at=now)
-             .on_conflict_do_nothing(index_elements=["kiosk_id", "key"])
-             .returning(ScanReceipt.id))
+    claim = insert_unless_present(
+        session, ScanReceipt, {"kiosk_id": kiosk_id, "key": key, "body": {}, "created_at": now},
+        ["kiosk_id", "key"]).returning(ScanReceipt.id)
     receipt_id: int | None = session.scalar(claim)
     return receipt_id
 

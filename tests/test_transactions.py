@@ -15,7 +15,7 @@ from register.models import AuditEvent, Base, Deposit
 ROOT = Path(__file__).resolve().parent.parent
 # What one scan may execute (README, "Layout"): the kiosk-token check, the look for a stored
 # answer, then one write transaction. Counted on SQLite with its BEGIN statements.
-STATEMENTS_PER_DEPOSIT = 18
+STATEMENTS_PER_DEPOSIT = 17
 
 
 def audit_count(session: Session) -> int:

@@ -251,7 +251,7 @@ def morning(app: Flask, school) -> None:
                           Window(today, today), 120)
         exception_requests.approve(session, revoked, deputy, "", now - timedelta(minutes=110))
         for who, minutes in ((dan, 70), (erin, 50), (farah, 100)):
-            duty.start(session, who, "exception" if who is not erin else "deposit", None,
+            duty.start(session, who.id, "exception" if who is not erin else "deposit", None,
                        now - timedelta(minutes=minutes))
         exception_requests.revoke(session, revoked, deputy, "Sorted: partner is home",
                                   now - timedelta(minutes=10))
