@@ -196,7 +196,7 @@ def run(args: argparse.Namespace, workdir: Path) -> Run:
             began = time.monotonic()
             results = measure(targets, clients, args)
             levels[clients] = {result.name: result for result in results}
-            print(f"  {clients} clients measured in {time.monotonic() - began:.0f} s",
+            print(f"  {report.clients(clients)} measured in {time.monotonic() - began:.0f} s",
                   flush=True)
         servers = {t.server.name: ServerResult(t.server.name, peak_rss_kib(t.server.pid),
                                                trouble_in_log(t.server.log))
@@ -209,7 +209,7 @@ def findings(result: LevelResult) -> list[str]:
     for summary in (result.warmup, result.scan, result.unknown):
         if summary is None:
             continue
-        where = f"{result.name}, {result.clients} clients, {summary.name} phase"
+        where = f"{result.name}, {report.clients(result.clients)}, {summary.name} phase"
         if summary.failures:
             found.append(f"{where}: {summary.failures:,} of {summary.requests:,} requests "
                          f"failed; statuses {summary.statuses}, no response "
@@ -235,8 +235,8 @@ def _ledger_findings(result: LevelResult) -> list[str]:
               "collected": after.collected - before.collected}
     found = []
     if stored != acknowledged:
-        found.append(f"{result.name}, {result.clients} clients: acknowledged {acknowledged} "
-                     f"but the database holds {stored}")
+        found.append(f"{result.name}, {report.clients(result.clients)}: acknowledged "
+                     f"{acknowledged} but the database holds {stored}")
     if after.integrity not in ("ok", "n/a"):
         found.append(f"{result.name}: PRAGMA integrity_check says {after.integrity!r}")
     return found
@@ -246,9 +246,10 @@ def preamble(args: argparse.Namespace, seeded: school.DemoSchool, seed_seconds: 
     phases = f"{args.warmup:g} s warm-up, {args.seconds:g} s of scans"
     if args.unknown_seconds > 0:
         phases += f", {args.unknown_seconds:g} s of unknown codes"
+    levels = ", ".join(map(str, args.clients[:-1])) + " or " if len(args.clients) > 1 else ""
     return (
         f"Scan-path benchmark: gunicorn --workers {WORKERS} (sync); "
-        f"{', '.join(map(str, args.clients))} concurrent clients from a separate process; "
+        f"{levels}{report.clients(args.clients[-1])} at a time from a separate process; "
         f"per target and level {phases}, in {args.rounds} interleaved slices.\n"
         f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
         f"SQLite {sqlite3.sqlite_version}; code at {ROOT} ({_commit()}).\n"

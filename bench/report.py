@@ -32,6 +32,10 @@ class ServerResult:
     log_trouble: list[str]
 
 
+def clients(n: int) -> str:
+    return f"{n} client" if n == 1 else f"{n} clients"
+
+
 def _ratio(value: float, base: float) -> float:
     return value / base if base else float("nan")
 
@@ -109,4 +113,4 @@ def breakdown(result: LevelResult) -> str:
         statuses = ", ".join(f"{status} x{n:,}" for status, n in summary.statuses.items())
         outcomes = ", ".join(f"{name} {n:,}" for name, n in sorted(summary.outcomes.items()))
         parts.append(f"    {summary.name:<8} status {statuses or '-'}; outcome {outcomes or '-'}")
-    return f"  {result.name}, {result.clients} clients\n" + "\n".join(parts)
+    return f"  {result.name}, {clients(result.clients)}\n" + "\n".join(parts)
