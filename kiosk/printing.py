@@ -5,7 +5,9 @@ with how many records it held, never an IMEI.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -18,8 +20,10 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_template,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -33,8 +37,20 @@ from register.models import Category, Device, Person, Role, utc_now
 bp = Blueprint("printing", __name__, url_prefix="/print")
 
 REGISTER_TITLE = "Phone IMEI register"
+QR_FILE = "qr-codes.sqlite3"  # in the instance folder
 CSV_HEADER = ("name", "category", "status", "badge_id", "email", "make", "model", "imei",
               "imei2", "label_code", "registered", "registered_by", "verified", "verified_by")
+
+
+@bp.record_once
+def keep_qr_codes(state: BlueprintSetupState) -> None:
+    """Each label code's QR symbol is made once, then read from this file by every worker."""
+    state.app.extensions["qr_codes"] = qr.QrStore(
+        Path(state.app.instance_path) / QR_FILE)
+
+
+def _prepare_qr(codes: list[str]) -> None:
+    qr.prepare(codes, current_app.extensions.get("qr_codes"))
 
 
 @bp.before_request
@@ -100,25 +116,43 @@ def _people_with_phones() -> list[Person]:
 
 def _register() -> tuple[printing.RegisterFilter, list[printing.RegisterRow]]:
     wanted = printing.RegisterFilter.from_args(request.args)
-    return wanted, printing.register_rows(db.session, wanted)
+    return wanted, printing.register_rows(db.session(), wanted)
 
 
 @bp.route("/register")
-def register_page() -> str:
+def register_page() -> Response:
     wanted, rows = _register()
     now = utc_now()
+    _prepare_qr([row.label_code for row in rows])
     _record("print.register", len(rows), wanted.describe())
-    return render_template(
+    # Sent as it is rendered: a big school's register is megabytes of HTML, which a worker
+    # need not hold whole (as a string, then again as bytes) to send.
+    return Response(_in_chunks(stream_template(
         "print/register.html", groups=printing.group_by_category(rows), total=len(rows),
         wanted=wanted, stamp=_stamp(REGISTER_TITLE, wanted.describe(), now),
         categories=list(Category), statuses=printing.STATUSES, verified=printing.VERIFIED,
-        columns=pdf.COLUMNS, marking=pdf.MARKING)
+        columns=pdf.COLUMNS, marking=pdf.MARKING)), mimetype="text/html")
+
+
+def _in_chunks(pieces: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
+    """A template's many small pieces as fewer writes of about ``size`` characters."""
+    buffer: list[str] = []
+    length = 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer).encode()
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
 
 
 @bp.route("/register.pdf")
 def register_pdf() -> Response:
     wanted, rows = _register()
     now = utc_now()
+    _prepare_qr([row.label_code for row in rows])
     body = pdf.register_pdf(printing.group_by_category(rows),
                             _stamp(REGISTER_TITLE, wanted.describe(), now))
     _record("print.register_pdf", len(rows), wanted.describe())
@@ -158,12 +192,13 @@ def register_csv() -> Response:
 
 def _labels() -> tuple[labels.LabelRequest, list[labels.Label]]:
     wanted = labels.LabelRequest.from_args(request.args)
-    return wanted, labels.labels_for(db.session, wanted, current_app.extensions["school_zone"])
+    return wanted, labels.labels_for(db.session(), wanted, current_app.extensions["school_zone"])
 
 
 @bp.route("/labels")
 def labels_page() -> Any:
     wanted, found = _labels()
+    _prepare_qr([label.code for label in found])
     placed = labels.lay_out(found, wanted.stock, wanted.start)
     sheets = [[p for p in placed if p.sheet == n]
               for n in range(max((p.sheet for p in placed), default=-1) + 1)]
@@ -178,6 +213,7 @@ def labels_pdf() -> Any:
     if not found:
         flash("No phones match that choice, so there are no labels to print.", "error")
         return redirect(url_for("printing.index"))
+    _prepare_qr([label.code for label in found])
     body = pdf.labels_pdf(labels.lay_out(found, wanted.stock, wanted.start), wanted.stock,
                           f"Phone labels: {wanted.describe()}")
     _record("print.labels_pdf", len(found), f"{wanted.describe()}; {wanted.stock.key}")
@@ -207,7 +243,7 @@ def imei_slip(person_id: int) -> str:
 @bp.route("/devices/<int:device_id>/lost-report")
 def lost_report(device_id: int) -> str:
     try:
-        report = printing.lost_phone_report(db.session, device_id)
+        report = printing.lost_phone_report(db.session(), device_id)
     except RegisterError:
         abort(404)
     _record("print.lost_report", 1, subject=f"device:{device_id}")

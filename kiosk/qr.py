@@ -3,48 +3,170 @@ module matrix: inline SVG for HTML pages, squares for PDFs. Nothing is fetched f
 
 A label code ("PH7K3M9Q") fits a version 1 symbol (21 x 21 modules) even at the highest error
 correction, which lets a scuffed label still scan.
+
+Making a symbol is slow in pure Python (``qrcode`` tries all eight masks: milliseconds each,
+seconds for a register of 2,500 phones), and a label code's symbol never changes. So each is
+made once: ``prepare`` reads a page's QR codes from a ``QrStore`` on disk in one query, makes
+only the ones it has never seen and writes those in one transaction. The store is a small
+SQLite file that every worker of every process shares and that outlives restarts.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
 
 import qrcode
 from markupsafe import Markup, escape
 
+log = logging.getLogger(__name__)
 
-@lru_cache(maxsize=8192)
-def matrix(code: str) -> tuple[tuple[bool, ...], ...]:
-    """The symbol's dark modules, row by row, without a quiet zone (the layout leaves one)."""
-    symbol = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_H)
-    symbol.add_data(code)
-    symbol.make(fit=True)
-    return tuple(tuple(row) for row in symbol.get_matrix())
+_DARK = re.compile("1+")
+
+
+class Drawn(NamedTuple):
+    """One label code's QR code, ready to draw."""
+
+    symbol: str  # rows of modules, "1" dark and "0" light, one line per row; no quiet zone
+    svg_path: str  # the dark modules as SVG path data (see ``path_data``)
+
+    @property
+    def side(self) -> int:
+        return self.symbol.count("\n") + 1
+
+
+_loaded: dict[str, Drawn] = {}  # the last ``prepare``'s: one page's codes, replaced by the next
+
+
+def make(code: str) -> Drawn:
+    """The slow part, done once per code when there is a store (see ``prepare``)."""
+    encoder = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_H)
+    encoder.add_data(code)
+    encoder.make(fit=True)
+    symbol = "\n".join("".join("1" if dark else "0" for dark in row)
+                       for row in encoder.get_matrix())
+    return Drawn(symbol, path_data(symbol_runs(symbol)))
+
+
+class QrStore:
+    """QR codes on disk, one row per label code: made once, read by every worker.
+
+    SQLite in WAL mode lets workers read while one writes, and it writes only when a code is
+    new (a page of newly registered phones is one transaction), which suits a Pi's SD card.
+    ``synchronous=NORMAL``: a power cut may lose the last codes written, which are then made
+    again; nothing else depends on them. If the file cannot be used, codes are made as they
+    always were and the page still prints.
+    """
+
+    TABLE = "qr_codes_v1"  # a new name whenever what is stored changes
+    CHUNK = 500  # codes per query: well under SQLite's limit on bound parameters
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (code TEXT PRIMARY KEY, "
+                           "symbol TEXT NOT NULL, svg_path TEXT NOT NULL) WITHOUT ROWID")
+        return connection
+
+    def load(self, codes: list[str]) -> dict[str, Drawn]:
+        found: dict[str, Drawn] = {}
+        connection = self._connect()
+        try:
+            for start in range(0, len(codes), self.CHUNK):
+                chunk = codes[start:start + self.CHUNK]
+                found.update((code, Drawn(symbol, svg_path)) for code, symbol, svg_path in
+                             connection.execute(
+                                 f"SELECT code, symbol, svg_path FROM {self.TABLE} WHERE code "
+                                 f"IN ({','.join('?' * len(chunk))})", chunk))
+        finally:
+            connection.close()
+        return found
+
+    def save(self, drawn: dict[str, Drawn]) -> None:
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(f"INSERT OR IGNORE INTO {self.TABLE} VALUES (?, ?, ?)",
+                                   ((code, *qr) for code, qr in drawn.items()))
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+def prepare(codes: Iterable[str], store: QrStore | None) -> int:
+    """Have the QR codes of a page's ``codes`` at hand: read from ``store``, the missing ones
+    made and stored. Returns how many were made."""
+    global _loaded
+    wanted = [code for code in dict.fromkeys(codes) if code]
+    found: dict[str, Drawn] = {}
+    if store is not None and wanted:
+        try:
+            found = store.load(wanted)
+        except (sqlite3.Error, OSError) as error:
+            log.warning("QR store %s unreadable (%s): making QR codes afresh", store.path, error)
+            store = None
+    made = {code: make(code) for code in wanted if code not in found}
+    if store is not None and made:
+        try:
+            store.save(made)
+        except (sqlite3.Error, OSError) as error:
+            log.warning("QR store %s not written (%s)", store.path, error)
+    _loaded = found | made
+    return len(made)
+
+
+@lru_cache(maxsize=256)
+def drawn(code: str) -> Drawn:
+    """``code``'s QR code: as ``prepare`` loaded it, else made here (and not stored)."""
+    return _loaded.get(code) or make(code)
+
+
+matrix = drawn  # the name bench/pdf.py clears between runs
+
+
+def side(code: str) -> int:
+    """Modules per side."""
+    return drawn(code).side
+
+
+def symbol_runs(symbol: str) -> list[tuple[int, int, int]]:
+    """Dark modules merged into horizontal runs: (row, first column, length)."""
+    width = symbol.find("\n") + 1 or len(symbol) + 1
+    return [(*divmod(found.start(), width), found.end() - found.start())
+            for found in _DARK.finditer(symbol)]
 
 
 def runs(code: str) -> list[tuple[int, int, int]]:
-    """Dark modules merged into horizontal runs: (row, first column, length)."""
-    found = []
-    for y, row in enumerate(matrix(code)):
-        x = 0
-        while x < len(row):
-            if row[x]:
-                start = x
-                while x < len(row) and row[x]:
-                    x += 1
-                found.append((y, start, x - start))
-            else:
-                x += 1
-    return found
+    return symbol_runs(drawn(code).symbol)
 
 
-@lru_cache(maxsize=8192)
+def path_data(runs: list[tuple[int, int, int]]) -> str:
+    """The runs as one SVG path of 1-unit-wide strokes, relative moves between them: half the
+    size of a rectangle per run, and the same modules on screen and paper."""
+    parts: list[str] = []
+    x = y = 0
+    for row, column, length in runs:
+        parts.append(f"M{column} {row}.5h{length}" if not parts else
+                     f"m{column - x} {row - y}h{length}")
+        x, y = column + length, row
+    return "".join(parts)
+
+
+@lru_cache(maxsize=256)
 def svg(code: str, size: str = "100%") -> Markup:
     """An inline SVG of the QR code; ``size`` is a CSS length such as "13mm"."""
-    count = len(matrix(code))
-    path = "".join(f"M{x} {y}h{length}v1h-{length}z" for y, x, length in runs(code))
+    qr = drawn(code)
     return Markup(
-        f'<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {count} {count}" '
-        f'width="{size}" height="{size}" shape-rendering="crispEdges" role="img" '
-        f'aria-label="QR code {escape(code)}"><path fill="#000" d="{path}"/></svg>'
+        f'<svg class="qr" viewBox="0 0 {qr.side} {qr.side}" width="{size}" height="{size}" '
+        f'shape-rendering="crispEdges" role="img" aria-label="QR code {escape(code)}">'
+        f'<path stroke="#000" d="{qr.svg_path}"/></svg>'
     )
