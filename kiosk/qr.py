@@ -21,23 +21,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-import qrcode
 from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
 
 _DARK = re.compile("1+")
+_STROKE = re.compile(r"([Mm])(-?\d+) (-?\d+)(?:\.5)?h(\d+)")
 
 
 class Drawn(NamedTuple):
     """One label code's QR code, ready to draw."""
 
-    symbol: str  # rows of modules, "1" dark and "0" light, one line per row; no quiet zone
-    svg_path: str  # the dark modules as SVG path data (see ``path_data``)
-
-    @property
-    def side(self) -> int:
-        return self.symbol.count("\n") + 1
+    side: int  # modules per side
+    path: str  # the dark modules as SVG path data (see ``path_data``): the page draws it as
+    # it is, the PDF reads its runs back (``runs``); compact, and all there is to keep
 
 
 _loaded: dict[str, Drawn] = {}  # the last ``prepare``'s: one page's codes, replaced by the next
@@ -45,12 +42,14 @@ _loaded: dict[str, Drawn] = {}  # the last ``prepare``'s: one page's codes, repl
 
 def make(code: str) -> Drawn:
     """The slow part, done once per code when there is a store (see ``prepare``)."""
+    import qrcode  # only where a code is new
+
     encoder = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_H)
     encoder.add_data(code)
     encoder.make(fit=True)
     symbol = "\n".join("".join("1" if dark else "0" for dark in row)
                        for row in encoder.get_matrix())
-    return Drawn(symbol, path_data(symbol_runs(symbol)))
+    return Drawn(symbol.count("\n") + 1, path_data(symbol_runs(symbol)))
 
 
 class QrStore:
@@ -63,7 +62,7 @@ class QrStore:
     always were and the page still prints.
     """
 
-    TABLE = "qr_codes_v1"  # a new name whenever what is stored changes
+    TABLE = "qr_codes_v2"  # a new name whenever what is stored changes
     CHUNK = 500  # codes per query: well under SQLite's limit on bound parameters
 
     def __init__(self, path: Path) -> None:
@@ -73,8 +72,9 @@ class QrStore:
         connection = sqlite3.connect(self.path, timeout=15, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA cache_size=-256")  # KiB: rows are read once per page
         connection.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (code TEXT PRIMARY KEY, "
-                           "symbol TEXT NOT NULL, svg_path TEXT NOT NULL) WITHOUT ROWID")
+                           "side INTEGER NOT NULL, path TEXT NOT NULL) WITHOUT ROWID")
         return connection
 
     def load(self, codes: list[str]) -> dict[str, Drawn]:
@@ -83,9 +83,9 @@ class QrStore:
         try:
             for start in range(0, len(codes), self.CHUNK):
                 chunk = codes[start:start + self.CHUNK]
-                found.update((code, Drawn(symbol, svg_path)) for code, symbol, svg_path in
+                found.update((code, Drawn(side, path)) for code, side, path in
                              connection.execute(
-                                 f"SELECT code, symbol, svg_path FROM {self.TABLE} WHERE code "
+                                 f"SELECT code, side, path FROM {self.TABLE} WHERE code "
                                  f"IN ({','.join('?' * len(chunk))})", chunk))
         finally:
             connection.close()
@@ -138,15 +138,22 @@ def side(code: str) -> int:
     return drawn(code).side
 
 
-def symbol_runs(symbol: str) -> list[tuple[int, int, int]]:
+def runs(code: str) -> list[tuple[int, int, int]]:
     """Dark modules merged into horizontal runs: (row, first column, length)."""
+    found = []
+    x = y = 0
+    for move, dx, dy, length in _STROKE.findall(drawn(code).path):
+        x, y = (int(dx), int(dy)) if move == "M" else (x + int(dx), y + int(dy))
+        found.append((y, x, int(length)))
+        x += int(length)
+    return found
+
+
+def symbol_runs(symbol: str) -> list[tuple[int, int, int]]:
+    """A symbol's rows of "1" (dark) and "0" as runs: (row, first column, length)."""
     width = symbol.find("\n") + 1 or len(symbol) + 1
     return [(*divmod(found.start(), width), found.end() - found.start())
             for found in _DARK.finditer(symbol)]
-
-
-def runs(code: str) -> list[tuple[int, int, int]]:
-    return symbol_runs(drawn(code).symbol)
 
 
 def path_data(runs: list[tuple[int, int, int]]) -> str:
@@ -168,5 +175,5 @@ def svg(code: str, size: str = "100%") -> Markup:
     return Markup(
         f'<svg class="qr" viewBox="0 0 {qr.side} {qr.side}" width="{size}" height="{size}" '
         f'shape-rendering="crispEdges" role="img" aria-label="QR code {escape(code)}">'
-        f'<path stroke="#000" d="{qr.svg_path}"/></svg>'
+        f'<path stroke="#000" d="{qr.path}"/></svg>'
     )

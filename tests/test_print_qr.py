@@ -7,6 +7,7 @@ import re
 import sqlite3
 
 import pytest
+import qrcode
 import zxingcpp
 from PIL import Image
 
@@ -47,7 +48,22 @@ def made(monkeypatch) -> list[str]:
 
 def stored(store: qr.QrStore) -> dict[str, str]:
     with sqlite3.connect(store.path) as connection:
-        return dict(connection.execute(f"SELECT code, symbol FROM {store.TABLE}"))
+        return dict(connection.execute(f"SELECT code, path FROM {store.TABLE}"))
+
+
+def symbol_of(code: str) -> str:
+    """The symbol as the ``qrcode`` package makes it, rows of "1" (dark) and "0"."""
+    encoder = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_H)
+    encoder.add_data(code)
+    encoder.make(fit=True)
+    return "\n".join("".join("1" if m else "0" for m in row) for row in encoder.get_matrix())
+
+
+def symbol_of_runs(runs: list[tuple[int, int, int]], side: int) -> str:
+    grid = [["0"] * side for _ in range(side)]
+    for row, column, length in runs:
+        grid[row][column:column + length] = ["1"] * length
+    return "\n".join("".join(row) for row in grid)
 
 
 def scanned(image: Image.Image) -> list[str]:
@@ -89,21 +105,25 @@ def test_a_code_is_made_once_then_read_from_the_store(store, made):
     qr.drawn.cache_clear()  # a new worker: nothing in memory, the file on disk
     assert qr.prepare([*CODES, "PHNEW123"], store) == 1
     assert made == [*CODES, "PHNEW123"]  # only the new one was made
-    assert qr.side("PH7K3M9Q") == 21 and stored(store)["PH7K3M9Q"] == qr.drawn("PH7K3M9Q").symbol
+    assert qr.side("PH7K3M9Q") == 21 and stored(store)["PH7K3M9Q"] == qr.drawn("PH7K3M9Q").path
 
 
 @pytest.mark.parametrize("code", CODES)
-def test_the_stored_symbol_and_the_svg_scan_as_the_label_code(store, code):
+def test_what_is_stored_draws_the_symbol_and_scans_as_the_label_code(store, code):
     qr.prepare([code], store)
-    drawn = qr.drawn(code)
-    assert scanned(picture_of_symbol(drawn.symbol)) == [code]
-    assert modules_of_svg(qr.svg(code, "12mm")) == drawn.symbol  # the page draws the same
+    qr.drawn.cache_clear()
+    qr.prepare([code], store)  # read back from the file
+    expected = symbol_of(code)
+    assert symbol_of_runs(qr.runs(code), qr.side(code)) == expected  # what the PDF draws
+    assert modules_of_svg(qr.svg(code, "12mm")) == expected  # what the page draws
+    assert scanned(picture_of_symbol(expected)) == [code]
 
 
 def test_an_unusable_store_still_draws_every_code(tmp_path, made):
     broken = qr.QrStore(tmp_path / "no-such-folder" / "qr-codes.sqlite3")
     assert qr.prepare(CODES, broken) == 3
-    assert scanned(picture_of_symbol(qr.drawn(CODES[0]).symbol)) == [CODES[0]]
+    code = CODES[0]
+    assert scanned(picture_of_symbol(symbol_of_runs(qr.runs(code), qr.side(code)))) == [code]
 
 
 def test_the_register_page_fills_the_store_and_then_reuses_it(app, client, auth, web_school,
