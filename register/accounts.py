@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -100,9 +100,12 @@ def reissue_kiosk_token(session: Session, kiosk: Kiosk) -> str:
     return token
 
 
+# One indexed read (token_hash is unique), with the kiosk's bank for the page.
+_KIOSK_BY_TOKEN = (select(Kiosk).where(Kiosk.token_hash == bindparam("token_hash"))
+                   .options(joinedload(Kiosk.bank)))
+
+
 def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
     if not token:
         return None
-    # One indexed read (token_hash is unique), with the kiosk's bank for the page.
-    return session.scalar(select(Kiosk).where(Kiosk.token_hash == hash_token(token))
-                          .options(joinedload(Kiosk.bank)))
+    return session.scalar(_KIOSK_BY_TOKEN, {"token_hash": hash_token(token)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from register.errors import InvalidImei, ScanRefused
@@ -22,6 +22,13 @@ LABEL, BADGE, IMEI = "label", "badge", "imei"
 
 EMPTY, UNKNOWN, INVALID_IMEI, UNREGISTERED, LEFT, RETIRED = (
     "empty", "unknown", "invalid_imei", "unregistered", "left", "retired")
+
+
+_DEVICES = select(Device).options(joinedload(Device.owner))
+_BY_LABEL = _DEVICES.where(Device.label_code == bindparam("code"))
+_BY_IMEI = _DEVICES.where(or_(Device.imei == bindparam("imei"), Device.imei2 == bindparam("imei")))
+_BY_BADGE = (select(Person).where(Person.badge_id == bindparam("badge"))
+             .options(selectinload(Person.devices)))
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,10 @@ def resolve(session: Session, raw: str) -> Named:
     code = normalise_code(raw)
     if not code:
         raise ScanRefused(EMPTY, "Nothing was scanned. Please try again.")
-    device = session.scalar(_devices().where(Device.label_code == code))
+    device = session.scalar(_BY_LABEL, {"code": code})
     if device is not None:
         return _current(Named(device.owner, device, LABEL))
-    person = session.scalar(select(Person).where(Person.badge_id == normalise_badge_id(code))
-                            .options(selectinload(Person.devices)))
+    person = session.scalar(_BY_BADGE, {"badge": normalise_badge_id(code)})
     if person is not None:
         return _current(Named(person, None, BADGE))
     if not looks_like_imei(code):
@@ -54,14 +60,10 @@ def resolve(session: Session, raw: str) -> Named:
         raise ScanRefused(
             INVALID_IMEI, "That number is not a valid IMEI. Check it with *#06# and try again.",
         ) from None
-    device = session.scalar(_devices().where(or_(Device.imei == imei, Device.imei2 == imei)))
+    device = session.scalar(_BY_IMEI, {"imei": imei})
     if device is None:
         raise ScanRefused(UNREGISTERED, "This phone is not on the register. Please see the office.")
     return _current(Named(device.owner, device, IMEI))
-
-
-def _devices() -> Select[Device]:
-    return select(Device).options(joinedload(Device.owner))
 
 
 def _current(named: Named) -> Named:

@@ -10,14 +10,17 @@ effect from the row locks the use cases take (``lock``).
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Insert, Select, event
+from sqlalchemy import ColumnElement, Engine, Executable, Insert, Result, Select, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _MODE = "register_unit_of_work"  # execution option and connection.info key
@@ -101,15 +104,44 @@ def _begin(session: Session, mode: str) -> None:
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """One atomic use case that may write: commits on success, rolls back on any error."""
-    _begin(session, WRITE)
+    with _writers_queue(session):
+        _begin(session, WRITE)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.info.pop(_MODE, None)
+
+
+@contextmanager
+def _writers_queue(session: Session) -> Iterator[None]:
+    """On a SQLite file, writers take turns on a kernel file lock before BEGIN IMMEDIATE.
+
+    SQLite's own busy handler polls: a writer that finds the lock taken sleeps 1, 2, 5, 10...
+    ms and tries again, so under load the lock sits free while workers sleep (the scan
+    benchmark's tail). ``flock`` wakes the next writer the moment the last one is done. Each
+    unit of work opens its own descriptor, so threads queue as processes do.
+    """
+    path = _sqlite_file(session)
+    if path is None:
+        yield
+        return
+    descriptor = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
     finally:
-        session.info.pop(_MODE, None)
+        os.close(descriptor)  # releases the lock
+
+
+def _sqlite_file(session: Session) -> str | None:
+    url = session.get_bind().engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 @contextmanager
@@ -125,19 +157,41 @@ def read_only(session: Session) -> Iterator[Session]:
         session.info.pop(_MODE, None)
 
 
-def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any],
-                          conflict: list[str], where: ColumnElement[bool] | None = None,
-                          ) -> Insert:
+def insert_unless_present(session: Session, model: type[DeclarativeBase],
+                          values: dict[str, Any], conflict: tuple[str, ...],
+                          where: ColumnElement[bool] | None = None,
+                          returning: QueryableAttribute[Any] | None = None) -> Result[Any]:
     """``INSERT ... ON CONFLICT (conflict) [WHERE where] DO NOTHING`` on either database: the
-    unique index decides, in one statement, whether the row was already there."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement: Insert = (dialect.insert(model).values(**values)
-                         .on_conflict_do_nothing(index_elements=conflict, index_where=where))
-    return statement
+    unique index decides, in one statement, whether the row was already there. The statement
+    is built once per database and shape."""
+    statement = _insert_unless_present(session.get_bind().dialect.name, model, tuple(values),
+                                       conflict, where, returning)
+    return execute(session, statement,
+                   {f"new_{name}": value for name, value in values.items()})
 
 
-def lock(session: Session, query: Select[Any]) -> None:
+def execute(session: Session, statement: Executable, params: dict[str, Any] | None = None,
+            ) -> Result[Any]:
+    """Run a Core statement (no ORM entities) on the unit of work's connection. Through the
+    session the ORM's per-statement bookkeeping costs about three times the statement itself
+    (bench/RESULTS.md); here it is skipped. Pending ORM changes are not flushed first."""
+    return session.connection().execute(statement, params)
+
+
+@functools.cache
+def _insert_unless_present(dialect_name: str, model: type[DeclarativeBase],
+                           columns: tuple[str, ...], conflict: tuple[str, ...],
+                           where: ColumnElement[bool] | None,
+                           returning: QueryableAttribute[Any] | None) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = (dialect.insert(model).values({name: bindparam(f"new_{name}") for name in columns})
+                 .on_conflict_do_nothing(index_elements=list(conflict), index_where=where))
+    built: Insert = statement if returning is None else statement.returning(returning)
+    return built
+
+
+def lock(session: Session, query: Select[Any], params: dict[str, Any] | None = None) -> None:
     """Take PostgreSQL row locks (``query`` has ``with_for_update``): concurrent use cases on
     the same rows queue here. SQLite's write lock already serialises writers: nothing to run."""
     if session.get_bind().dialect.name != "sqlite":
-        session.execute(query)
+        execute(session, query, params)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from register import duty, exception_requests
-from register.db import lock
+from register.db import execute, lock
 from register.errors import ScanRefused
 from register.models import (
     Deposit,
@@ -60,11 +60,29 @@ class ScanResult:
     off_duty: bool = False  # this scan took the person off duty
 
 
+# The scan path's statements are built once (each costs about 0.1 ms of Python to build).
+_OPEN = Deposit.collected_at.is_(None)
+_OPEN_DEPOSIT = (select(Deposit).where(Deposit.device_id == bindparam("device_id"), _OPEN)
+                 .options(joinedload(Deposit.locker).joinedload(Locker.bank)))
+_LOCK_PERSON = select(Person.id).where(Person.id == bindparam("person_id")).with_for_update()
+_LOCK_BANK = select(LockerBank.id).where(LockerBank.id == bindparam("bank_id")).with_for_update()
+_USABLE = (select(Locker)
+           .where(Locker.bank_id == bindparam("bank_id"), ~Locker.out_of_service,
+                  Locker.id.not_in(select(Deposit.locker_id).where(_OPEN)))
+           .order_by(Locker.number))
+_OWN_LOCKER = _USABLE.where(Locker.id == bindparam("locker_id"))
+_SHARED_LOCKER = _USABLE.where(Locker.id.not_in(
+    select(Person.fixed_locker_id).where(Person.fixed_locker_id.is_not(None), Person.active),
+)).limit(1)
+_DEPOSIT = insert(Deposit).values(
+    device_id=bindparam("device"), locker_id=bindparam("locker"),
+    deposited_at=bindparam("now"), deposit_kiosk_id=bindparam("kiosk"))
+_COLLECT = update(Deposit).where(Deposit.id == bindparam("deposit")).values(
+    collected_at=bindparam("now"), collect_kiosk_id=bindparam("kiosk"))
+
+
 def open_deposit(session: Session, device: Device) -> Deposit | None:
-    return session.scalar(
-        select(Deposit).where(Deposit.device_id == device.id, Deposit.collected_at.is_(None))
-        .options(joinedload(Deposit.locker).joinedload(Locker.bank))
-    )
+    return session.scalar(_OPEN_DEPOSIT, {"device_id": device.id})
 
 
 def for_person(session: Session, person: Person, now: datetime) -> Device | ScanResult:
@@ -88,7 +106,7 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
     owner = device.owner
     # PostgreSQL: one person's scans queue here instead of racing (their phones, their duty
     # period); SQLite already holds the write lock. Lock order: person, then bank.
-    lock(session, select(Person.id).where(Person.id == owner.id).with_for_update())
+    lock(session, _LOCK_PERSON, {"person_id": owner.id})
     exception = exception_requests.active_for(session, owner.id, zone, now)
     note = _note(exception, now, zone) if exception else None
     deposit = open_deposit(session, device)
@@ -116,14 +134,14 @@ def _note(exception: ExceptionRequest, now: datetime, zone: tzinfo,
 
 def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> ScanResult:
     # Kiosks at one bank take turns choosing a locker, so they never pick the same one.
-    lock(session, select(LockerBank.id).where(LockerBank.id == kiosk.bank_id).with_for_update())
+    lock(session, _LOCK_BANK, {"bank_id": kiosk.bank_id})
     locker = _choose_locker(session, kiosk, device.owner)
     if locker is None:
         raise ScanRefused(NO_FREE_LOCKER, f"There is no free locker at {kiosk.bank.name}. "
                           "Please see the office.")
     # The partial unique indexes speak here (one open deposit per phone, one phone a locker).
-    session.execute(insert(Deposit).values(device_id=device.id, locker_id=locker.id,
-                                           deposited_at=now, deposit_kiosk_id=kiosk.id))
+    execute(session, _DEPOSIT, {"device": device.id, "locker": locker.id, "now": now,
+                               "kiosk": kiosk.id})
     owner = device.owner
     duty.start(session, owner.id, duty.DEPOSIT, kiosk.id, now)
     return ScanResult(
@@ -141,8 +159,7 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
         raise ScanRefused(
             OTHER_BANK, f"{owner.first_name}, this phone is already in locker {locker.number} "
             f"at {locker.bank.name}. Please collect it there.")
-    session.execute(update(Deposit).where(Deposit.id == deposit.id)
-                    .values(collected_at=now, collect_kiosk_id=kiosk.id))
+    execute(session, _COLLECT, {"deposit": deposit.id, "now": now, "kiosk": kiosk.id})
     take = (f"{owner.first_name}, your phone is in locker {locker.number}. "
             "Take it and close the door.")
     if note is not None:  # an agreed exception: still on duty, with the phone
@@ -156,21 +173,12 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
 
 def _choose_locker(session: Session, kiosk: Kiosk, owner: Person) -> Locker | None:
     """The owner's own locker at this bank if it is free, else the lowest free shared one."""
-    occupied = select(Deposit.locker_id).where(Deposit.collected_at.is_(None))
-    usable = (
-        select(Locker)
-        .where(Locker.bank_id == kiosk.bank_id, ~Locker.out_of_service, Locker.id.not_in(occupied))
-        .order_by(Locker.number)
-    )
     fixed = owner.fixed_locker_id
     if fixed is not None:
-        own = session.scalar(usable.where(Locker.id == fixed))
+        own = session.scalar(_OWN_LOCKER, {"bank_id": kiosk.bank_id, "locker_id": fixed})
         if own is not None:
             return own
-    reserved = select(Person.fixed_locker_id).where(
-        Person.fixed_locker_id.is_not(None), Person.active
-    )
-    return session.scalar(usable.where(Locker.id.not_in(reserved)).limit(1))
+    return session.scalar(_SHARED_LOCKER, {"bank_id": kiosk.bank_id})
 
 
 def lockers_of(session: Session, device_ids: list[int]) -> dict[int, int]:

@@ -6,37 +6,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from register import exception_requests
-from register.db import insert_unless_present
+from register.db import execute, insert_unless_present
 from register.models import Deposit, Device, DutyPeriod, ExceptionRequest, Person
 
 DEPOSIT, EXCEPTION = "deposit", "exception"
 COLLECT, SIGN_OUT = "collect", "sign_out"
 
 
+_OPEN = DutyPeriod.ended_at.is_(None)
+_CURRENT = select(DutyPeriod).where(DutyPeriod.person_id == bindparam("person_id"), _OPEN)
+_END = update(DutyPeriod).where(DutyPeriod.person_id == bindparam("person"), _OPEN).values(
+    ended_at=bindparam("now"), end_kind=bindparam("kind"))
+
+
 def current(session: Session, person_id: int) -> DutyPeriod | None:
-    return session.scalar(select(DutyPeriod).where(DutyPeriod.person_id == person_id,
-                                                   DutyPeriod.ended_at.is_(None)))
+    return session.scalar(_CURRENT, {"person_id": person_id})
 
 
 def start(session: Session, person_id: int, kind: str, kiosk_id: int | None, now: datetime,
           ) -> None:
     """On duty from now, unless already (a second phone deposited changes nothing): one
     statement, and the one-open-period-per-person index decides."""
-    session.execute(insert_unless_present(
-        session, DutyPeriod, {"person_id": person_id, "started_at": now, "start_kind": kind,
-                              "kiosk_id": kiosk_id},
-        ["person_id"], where=DutyPeriod.ended_at.is_(None)))
+    insert_unless_present(session, DutyPeriod, {"person_id": person_id, "started_at": now,
+                                                 "start_kind": kind, "kiosk_id": kiosk_id},
+                          ("person_id",), where=_OPEN)
 
 
 def end(session: Session, person_id: int, kind: str, now: datetime) -> None:
     """Off duty from now, if on duty."""
-    session.execute(update(DutyPeriod)
-                    .where(DutyPeriod.person_id == person_id, DutyPeriod.ended_at.is_(None))
-                    .values(ended_at=now, end_kind=kind))
+    execute(session, _END, {"person": person_id, "now": now, "kind": kind})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from register import audit, codes, settings
@@ -237,12 +237,15 @@ def expire_due(session: Session, zone: tzinfo, now: datetime | None = None,
 def active_for(session: Session, person_id: int, zone: tzinfo, now: datetime
                ) -> ExceptionRequest | None:
     """The approved exception that covers this moment for this person, if any."""
-    today = now.astimezone(zone).date()
-    candidates = session.scalars(
-        select(ExceptionRequest).where(
-            ExceptionRequest.person_id == person_id, ExceptionRequest.status == APPROVED,
-            ExceptionRequest.starts_on <= today, ExceptionRequest.ends_on >= today))
+    candidates = session.scalars(_APPROVED_TODAY, {"person_id": person_id,
+                                                   "today": now.astimezone(zone).date()})
     return next((r for r in candidates if Window.of(r).covers(now, zone)), None)
+
+
+_APPROVED_TODAY = select(ExceptionRequest).where(
+    ExceptionRequest.person_id == bindparam("person_id"), ExceptionRequest.status == APPROVED,
+    ExceptionRequest.starts_on <= bindparam("today"),
+    ExceptionRequest.ends_on >= bindparam("today"))
 
 
 def approved_by(request: ExceptionRequest) -> list[str]:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from register.db import lock
+from register.db import execute, lock
 from register.models import Kiosk, KioskEvent, utc_now
 
 SCAN, LOCK_FAILED, DOOR_OPEN = "scan", "lock_failed", "door_open"
@@ -33,11 +33,17 @@ class Event:
         return {"id": self.id, "kind": self.kind, "data": self.data}
 
 
+_FORGET = delete(KioskEvent).where(KioskEvent.created_at < bindparam("before"))
+_ADD = insert(KioskEvent).values(kiosk_id=bindparam("kiosk"), kind=bindparam("what"),
+                                 data=bindparam("shown"), created_at=bindparam("now"))
+_LOCK = select(Kiosk.id).where(Kiosk.id == bindparam("kiosk_id")).with_for_update(key_share=True)
+
+
 def lock_kiosk(session: Session, kiosk_id: int) -> None:
     """Serialise this kiosk's agent traffic and events (nothing to do on SQLite, which
     serialises all writers). FOR NO KEY UPDATE: rows that merely reference the kiosk are not
     blocked."""
-    lock(session, select(Kiosk.id).where(Kiosk.id == kiosk_id).with_for_update(key_share=True))
+    lock(session, _LOCK, {"kiosk_id": kiosk_id})
 
 
 def publish(session: Session, kiosk_id: int, kind: str, data: dict[str, Any],
@@ -45,9 +51,8 @@ def publish(session: Session, kiosk_id: int, kind: str, data: dict[str, Any],
     """Add an event to the caller's write transaction; forget events older than a day."""
     now = now or utc_now()
     lock_kiosk(session, kiosk_id)
-    session.execute(delete(KioskEvent).where(KioskEvent.created_at < now - KEEP_EVENTS_FOR))
-    session.execute(insert(KioskEvent).values(kiosk_id=kiosk_id, kind=kind, data=data,
-                                              created_at=now))
+    execute(session, _FORGET, {"before": now - KEEP_EVENTS_FOR})
+    execute(session, _ADD, {"kiosk": kiosk_id, "what": kind, "shown": data, "now": now})
 
 
 def latest_id(session: Session, kiosk_id: int) -> int:

@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from register import audit, kiosk_events
+from register.db import execute
 from register.errors import NotFound, ValidationError, refusal
 from register.models import Kiosk, LockCommand, LockerBank, utc_now
 
@@ -55,13 +56,18 @@ def queue_open(session: Session, kiosk_id: int, locker: int, purpose: str,
     _add(session, kiosk_id, locker, purpose, at)
 
 
+_ADD = insert(LockCommand).values(kiosk_id=bindparam("kiosk"), action=OPEN,
+                                  locker_number=bindparam("locker"), purpose=bindparam("reason"),
+                                  created_at=bindparam("at"))
+_FORGET = delete(LockCommand).where(LockCommand.created_at < bindparam("before"))
+
+
 def _add(session: Session, kiosk_id: int, locker: int, purpose: str, at: datetime) -> None:
-    session.execute(insert(LockCommand).values(
-        kiosk_id=kiosk_id, action=OPEN, locker_number=locker, purpose=purpose, created_at=at))
+    execute(session, _ADD, {"kiosk": kiosk_id, "locker": locker, "reason": purpose, "at": at})
 
 
 def _forget_old(session: Session, now: datetime) -> None:
-    session.execute(delete(LockCommand).where(LockCommand.created_at < now - KEEP_COMMANDS_FOR))
+    execute(session, _FORGET, {"before": now - KEEP_COMMANDS_FOR})
 
 
 def hand_out(session: Session, kiosk_id: int, now: datetime) -> list[Order]:
