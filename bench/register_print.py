@@ -196,8 +196,8 @@ def report(first: dict[str, Any], runs: list[dict[str, Any]], base: list[dict[st
         ("HTML (MB)", "html_bytes", "{:.2f}", ""),
         ("PDF (s)", "pdf_s", "{:.2f}", "< 5 s"),
         ("PDF (MB)", "pdf_bytes", "{:.2f}", ""),
-        ("peak RSS at start (MiB)", "start_mib", "{:.0f}", ""),
-        ("peak RSS after both (MiB)", "peak_mib", "{:.0f}", "< 100 MiB"),
+        ("peak RSS at start (MiB)", "start_mib", "{:.1f}", ""),
+        ("peak RSS after both (MiB)", "peak_mib", "{:.1f}", "< 100 MiB"),
     ]
     print(f"\n{'':<28}{'product':>10}{'baseline':>10}{'ratio':>8}  goal")
     for title, key, fmt, goal in rows:
