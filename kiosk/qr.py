@@ -37,6 +37,9 @@ class Drawn(NamedTuple):
     # it is, the PDF reads its runs back (``runs``); compact, and all there is to keep
 
 
+# Codes made are written in batches: the first print after an upgrade makes them all (seconds
+# here, most of a minute on a Pi), and a worker killed by its timeout keeps what it made.
+SAVE_EVERY = 250
 _loaded: dict[str, Drawn] = {}  # the last ``prepare``'s: one page's codes, replaced by the next
 
 
@@ -114,12 +117,17 @@ def prepare(codes: Iterable[str], store: QrStore | None) -> int:
         except (sqlite3.Error, OSError) as error:
             log.warning("QR store %s unreadable (%s): making QR codes afresh", store.path, error)
             store = None
-    made = {code: make(code) for code in wanted if code not in found}
-    if store is not None and made:
-        try:
-            store.save(made)
-        except (sqlite3.Error, OSError) as error:
-            log.warning("QR store %s not written (%s)", store.path, error)
+    missing = [code for code in wanted if code not in found]
+    made: dict[str, Drawn] = {}
+    for start in range(0, len(missing), SAVE_EVERY):
+        batch = {code: make(code) for code in missing[start:start + SAVE_EVERY]}
+        made |= batch
+        if store is not None:
+            try:
+                store.save(batch)
+            except (sqlite3.Error, OSError) as error:
+                log.warning("QR store %s not written (%s)", store.path, error)
+                store = None
     _loaded = found | made
     return len(made)
 

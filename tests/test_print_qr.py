@@ -119,6 +119,22 @@ def test_what_is_stored_draws_the_symbol_and_scans_as_the_label_code(store, code
     assert scanned(picture_of_symbol(expected)) == [code]
 
 
+def test_codes_are_stored_in_batches_so_an_interrupted_first_print_keeps_its_work(
+        store, monkeypatch):
+    real = qr.make
+
+    def dies_on_the_fourth(code: str) -> qr.Drawn:
+        if code == "PH000004":
+            raise TimeoutError("the worker was killed")
+        return real(code)
+
+    monkeypatch.setattr(qr, "SAVE_EVERY", 2)
+    monkeypatch.setattr(qr, "make", dies_on_the_fourth)
+    with pytest.raises(TimeoutError):
+        qr.prepare([f"PH00000{n}" for n in range(1, 6)], store)
+    assert set(stored(store)) == {"PH000001", "PH000002"}  # the first batch was written
+
+
 def test_an_unusable_store_still_draws_every_code(tmp_path, made):
     broken = qr.QrStore(tmp_path / "no-such-folder" / "qr-codes.sqlite3")
     assert qr.prepare(CODES, broken) == 3
