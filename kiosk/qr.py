@@ -7,7 +7,7 @@ correction, which lets a scuffed label still scan.
 Making a symbol is slow in pure Python (``qrcode`` tries all eight masks: milliseconds each,
 seconds for a register of 2,500 phones), and a label code's symbol never changes. So each is
 made once: ``prepare`` reads a page's QR codes from a ``QrStore`` on disk in one query, makes
-only the ones it has never seen and writes those in one transaction. The store is a small
+only the ones it has never seen and writes those in a few transactions. The store is a small
 SQLite file that every worker of every process shares and that outlives restarts.
 """
 
