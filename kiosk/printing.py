@@ -1,6 +1,10 @@
 """Printing for the office: the IMEI register (page, PDF, CSV), phone labels, each person's
 IMEI record slip and the lost or stolen phone report. Every one is written to the audit trail
 with how many records it held, never an IMEI.
+
+Each view reads in a read-only unit of work, makes its page or file, then records the audit
+entry in a short unit of work of its own: a PDF that takes seconds to draw never holds the
+write lock the kiosks' scans queue for.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from sqlalchemy import select
 
 from kiosk import pdf, qr
 from kiosk.auth import actor, roles_required
-from kiosk.extensions import db
+from kiosk.extensions import db, read_only_view
 from register import audit, exports, labels, printing
+from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.models import Category, Device, Person, Role, utc_now
 
@@ -80,11 +85,12 @@ def qr_svg(code: str, size: str = "100%") -> Markup:
 
 
 def _record(action: str, count: int, detail: str = "", subject: str = "") -> None:
-    """Who printed or exported what, and how many records: never the IMEIs themselves."""
+    """Who printed or exported what, and how many records: never the IMEIs themselves. Its own
+    unit of work, after the view's reading has ended."""
     noun = "record" if count == 1 else "records"
-    audit.record(db.session, actor(), action, subject,
-                 f"{count} {noun}" + (f"; {detail}" if detail else ""))
-    db.session.commit()
+    with unit_of_work(db.session()) as session:
+        audit.record(session, actor(), action, subject,
+                     f"{count} {noun}" + (f"; {detail}" if detail else ""))
 
 
 def _stamp(title: str, subtitle: str, now: datetime) -> pdf.Stamp:
@@ -99,6 +105,7 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
 
 
 @bp.route("/")
+@read_only_view
 def index() -> str:
     return render_template(
         "print/index.html", categories=list(Category), stocks=labels.STOCKS.values(),
@@ -108,7 +115,7 @@ def index() -> str:
 
 def _people_with_phones() -> list[Person]:
     has_phone = select(Device.owner_id).where(Device.retired_at.is_(None))
-    found = db.session.scalars(select(Person).where(Person.active, Person.id.in_(has_phone)))
+    found = db.session().scalars(select(Person).where(Person.active, Person.id.in_(has_phone)))
     return sorted(found, key=lambda p: printing.name_key(p.name))
 
 
@@ -121,7 +128,8 @@ def _register() -> tuple[printing.RegisterFilter, list[printing.RegisterRow]]:
 
 @bp.route("/register")
 def register_page() -> Response:
-    wanted, rows = _register()
+    with read_only(db.session()):
+        wanted, rows = _register()
     now = utc_now()
     _prepare_qr([row.label_code for row in rows])
     _record("print.register", len(rows), wanted.describe())
@@ -150,7 +158,8 @@ def _in_chunks(pieces: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
 
 @bp.route("/register.pdf")
 def register_pdf() -> Response:
-    wanted, rows = _register()
+    with read_only(db.session()):
+        wanted, rows = _register()
     now = utc_now()
     _prepare_qr([row.label_code for row in rows])
     body = pdf.register_pdf(printing.group_by_category(rows),
@@ -161,16 +170,17 @@ def register_pdf() -> Response:
 
 @bp.route("/register.csv")
 def register_csv() -> Response:
-    wanted, rows = _register()
     zone = current_app.extensions["school_zone"]
 
     def when(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    people = {p.id: p for p in db.session.scalars(
-        select(Person).where(Person.id.in_({r.person_id for r in rows})))}
-    devices = {d.id: d for d in db.session.scalars(
-        select(Device).where(Device.id.in_({r.device_id for r in rows if r.device_id})))}
+    with read_only(db.session()) as session:
+        wanted, rows = _register()
+        people = {p.id: p for p in session.scalars(
+            select(Person).where(Person.id.in_({r.person_id for r in rows})))}
+        devices = {d.id: d for d in session.scalars(
+            select(Device).where(Device.id.in_({r.device_id for r in rows if r.device_id})))}
     lines = []
     for row in rows:
         person = people[row.person_id]
@@ -197,7 +207,8 @@ def _labels() -> tuple[labels.LabelRequest, list[labels.Label]]:
 
 @bp.route("/labels")
 def labels_page() -> Any:
-    wanted, found = _labels()
+    with read_only(db.session()):
+        wanted, found = _labels()
     _prepare_qr([label.code for label in found])
     placed = labels.lay_out(found, wanted.stock, wanted.start)
     sheets = [[p for p in placed if p.sheet == n]
@@ -209,7 +220,8 @@ def labels_page() -> Any:
 
 @bp.route("/labels.pdf")
 def labels_pdf() -> Any:
-    wanted, found = _labels()
+    with read_only(db.session()):
+        wanted, found = _labels()
     if not found:
         flash("No phones match that choice, so there are no labels to print.", "error")
         return redirect(url_for("printing.index"))
@@ -233,20 +245,24 @@ def alignment_pdf() -> Response:
 
 @bp.route("/people/<int:person_id>/imei-slip")
 def imei_slip(person_id: int) -> str:
-    person = db.session.get(Person, person_id) or abort(404)
-    devices = person.current_devices
-    _record("print.imei_slip", len(devices), subject=f"person:{person.id}")
-    return render_template("print/slip.html", person=person, devices=devices,
-                           stamp=_stamp("IMEI record", "", utc_now()), marking=pdf.MARKING)
+    with read_only(db.session()) as session:
+        person = session.get(Person, person_id) or abort(404)
+        devices = person.current_devices
+        page = render_template("print/slip.html", person=person, devices=devices,
+                               stamp=_stamp("IMEI record", "", utc_now()), marking=pdf.MARKING)
+    _record("print.imei_slip", len(devices), subject=f"person:{person_id}")
+    return page
 
 
 @bp.route("/devices/<int:device_id>/lost-report")
 def lost_report(device_id: int) -> str:
     try:
-        report = printing.lost_phone_report(db.session(), device_id)
+        with read_only(db.session()) as session:
+            report = printing.lost_phone_report(session, device_id)
+            page = render_template("print/lost.html", report=report,
+                                   stamp=_stamp("Lost or stolen phone", "", utc_now()),
+                                   marking=pdf.MARKING)
     except RegisterError:
         abort(404)
     _record("print.lost_report", 1, subject=f"device:{device_id}")
-    return render_template("print/lost.html", report=report,
-                           stamp=_stamp("Lost or stolen phone", "", utc_now()),
-                           marking=pdf.MARKING)
+    return page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -19,8 +20,12 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 
-# Checked against when the username is unknown, so both cases take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so both cases take the same time. Made
+    then, not at import: scrypt takes 32 MiB that a worker which signs nobody in need not
+    reach (a worker's peak is its memory: bench/register_print.py)."""
+    return generate_password_hash("not-a-real-password")
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def authenticate(
     user = session.scalar(select(User).where(User.username == username, User.active))
     if user is None or not check_password_hash(user.password_hash, password):
         if user is None:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
         session.add(LoginFailure(username=username, remote_addr=remote_addr, at=now))
         audit.record(session, f"anonymous@{remote_addr}", "signin.failed", f"user:{username}",
                      at=now)
