@@ -24,8 +24,6 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hardware.errors import HardwareError
-from hardware.simulated import badge_frame_for, send
 from kiosk import demo
 from kiosk.extensions import db, read_only_view
 from kiosk.kiosk_views import paired_kiosk
@@ -85,6 +83,10 @@ def page() -> Any:
 
 @bp.route("", methods=["POST"])
 def tap() -> Any:
+    # The drivers (pyserial and all) load only in the demo, when a tap is sent.
+    from hardware.errors import HardwareError
+    from hardware.simulated import badge_frame_for, send
+
     reader = request.form.get("reader", "")
     code = request.form.get("code", "").strip()
     if reader not in READERS or not code:
