@@ -34,20 +34,27 @@ COOKIE = "kiosk_token"
 FIVE_YEARS = 5 * 365 * 24 * 3600
 
 
-def paired_kiosk() -> Kiosk | None:
-    """The kiosk this browser was paired as, from its cookie or a bearer token: one indexed
-    read, in its own read-only unit of work (the kiosk's fields stay readable after it)."""
+def kiosk_token() -> str | None:
+    """This browser's pairing cookie, or a bearer token."""
     header = request.headers.get("Authorization", "")
-    token = header[7:] if header.startswith("Bearer ") else request.cookies.get(COOKIE)
+    return header[7:] if header.startswith("Bearer ") else request.cookies.get(COOKIE)
+
+
+def paired_kiosk() -> Kiosk | None:
+    """The kiosk this browser was paired as: one indexed read, in its own read-only unit of
+    work (the kiosk's fields stay readable after it)."""
     with read_only(db.session()) as session:
-        kiosk = kiosk_for_token(session, token)
+        kiosk = kiosk_for_token(session, kiosk_token())
         if kiosk is not None:
             session.expunge(kiosk)
     return kiosk
 
 
+UNPAIRED = ("unpaired", "This kiosk is not paired. Please see the office.")
+
+
 def unpaired() -> tuple[Response, int]:
-    return refused("unpaired", "This kiosk is not paired. Please see the office.")
+    return refused(*UNPAIRED)
 
 
 @bp.route("/pair")
@@ -79,10 +86,7 @@ def screen() -> Any:
 
 @bp.route("/scan", methods=["POST"])
 def scan() -> Any:
-    kiosk = paired_kiosk()
-    if kiosk is None:
-        return unpaired()
-    return scan_response(kiosk.id, request.get_json(silent=True))
+    return scan_response(kiosk_token(), request.get_json(silent=True), UNPAIRED)
 
 
 @bp.route("/events")

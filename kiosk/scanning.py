@@ -10,6 +10,7 @@ from flask import Response, current_app, jsonify
 from kiosk.answers import refused, status_for
 from kiosk.extensions import db
 from register import scans
+from register.accounts import kiosk_for_token
 from register.db import read_only, unit_of_work
 
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{scans.MAX_KEY_LENGTH}}}")
@@ -46,18 +47,27 @@ def _scanned_at(value: object) -> datetime | None:
     return when
 
 
-def scan_response(kiosk_id: int, payload: object) -> tuple[Response, int]:
-    """The JSON response for a scan: 200 when something was done or asked, 4xx if not. A
-    repeated key is answered from a read-only look; a new scan is one unit of work."""
+def scan_response(token: str | None, payload: object, unknown: tuple[str, str],
+                  ) -> tuple[Response, int]:
+    """The JSON response for a scan from the kiosk whose token this is (``unknown``: the
+    reason and sentence if there is none): 200 when something was done or asked, 4xx if not.
+    One read-only look finds the kiosk and any answer already stored under the scan's key;
+    a new scan is then one unit of work."""
     try:
-        request = parse_scan(payload)
+        request: scans.ScanRequest | None = parse_scan(payload)
     except BadScanRequest as error:
-        return refused("bad_request", str(error))
+        request, bad = None, str(error)
     session = db.session()
-    answer = None
-    if request.key:
-        with read_only(session):
+    with read_only(session):
+        kiosk = kiosk_for_token(session, token)
+        kiosk_id = kiosk.id if kiosk is not None else None
+        answer = None
+        if kiosk_id is not None and request is not None and request.key:
             answer = scans.stored_answer(session, kiosk_id, request.key)
+    if kiosk_id is None:
+        return refused(*unknown)
+    if request is None:
+        return refused("bad_request", bad)
     if answer is None:
         with unit_of_work(session):
             answer = scans.scan(session, kiosk_id, request,
