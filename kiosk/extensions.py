@@ -1,10 +1,12 @@
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import ParamSpec, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import orm
 
 from register.db import declare_units_of_work, read_only, unit_of_work
 from register.models import Base
@@ -19,23 +21,20 @@ R = TypeVar("R")
 declare_units_of_work(Session)
 
 
-def in_unit_of_work(view: Callable[P, R]) -> Callable[P, R]:
-    """The whole view is one unit of work: for pages that record who saw them."""
+def _whole_view_in(scope: Callable[[orm.Session], AbstractContextManager[orm.Session]],
+                   ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+            with scope(db.session()):
+                return view(*args, **kwargs)
 
-    @functools.wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        with unit_of_work(db.session()):
-            return view(*args, **kwargs)
+        return wrapped
 
-    return wrapped
+    return decorator
 
 
-def read_only_view(view: Callable[P, R]) -> Callable[P, R]:
-    """The whole view only reads, in one snapshot."""
-
-    @functools.wraps(view)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        with read_only(db.session()):
-            return view(*args, **kwargs)
-
-    return wrapped
+# The whole view is one unit of work: for pages that record who saw them.
+in_unit_of_work = _whole_view_in(unit_of_work)
+# The whole view only reads, in one snapshot.
+read_only_view = _whole_view_in(read_only)
