@@ -47,7 +47,7 @@ def demo_groups() -> list:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        demo.seed(session)
+        demo.seed(session, ZoneInfo("Europe/London"))
         session.flush()
         rows = printing.register_rows(session, printing.RegisterFilter())
     return printing.group_by_category(rows)

@@ -55,7 +55,7 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     schema.upgrade(db.engine)
     session = db.session()
     with unit_of_work(session):
-        seeded = demo.seed(session)
+        seeded = demo.seed(session, current_app.extensions["school_zone"])
         tokens = demo.fresh_kiosk_tokens(session)
     click.echo("Demo school created." if seeded else "Demo data already present; kept as is.")
     if token_file is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,7 +23,6 @@ from register.models import (
 )
 
 PASSWORD = "demo-password"
-LONDON = ZoneInfo("Europe/London")
 BANKS = {"Staff room": "Ground floor, by the staff room", "Reception": "Main reception"}
 KIOSKS = {"Staff room kiosk": "Staff room", "Reception kiosk": "Reception"}
 
@@ -49,7 +47,7 @@ def test_imei(rng: random.Random) -> str:
     return body + str(luhn_check_digit(body))
 
 
-def seed(session: Session, zone: tzinfo = LONDON, now: datetime | None = None) -> bool:
+def seed(session: Session, zone: tzinfo, now: datetime | None = None) -> bool:
     """Fill an empty database; leave one with people in it alone. True if it seeded."""
     if session.scalar(select(func.count()).select_from(Person)):
         return False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -125,7 +125,7 @@ def initials(name: str) -> str:
     return "".join(letters[:4])
 
 
-def labels_for(session: Session, request: LabelRequest, zone: tzinfo = UTC) -> list[Label]:
+def labels_for(session: Session, request: LabelRequest, zone: tzinfo) -> list[Label]:
     """Current phones of people still on the register, in the printed register's order.
     "Since" a date means from midnight of that date in the school's time ``zone``."""
     statement = (select(Device).join(Device.owner).options(joinedload(Device.owner))

@@ -80,7 +80,7 @@ def test_which_phones(session, school):
 
     def codes(**args: str) -> list[str]:
         return [label.initials for label in
-                labels.labels_for(session, LabelRequest.from_args(args))]
+                labels.labels_for(session, LabelRequest.from_args(args), UTC)]
 
     assert codes() == ["AA", "BB", "CC", "GG"]  # staff first, then governors; no retired or left
     assert codes(which="category", category="governor") == ["GG"]
@@ -88,7 +88,7 @@ def test_which_phones(session, school):
     assert codes(which="since", since="2026-09-15") == ["GG"]
     assert codes(which="person", person=str(school.bob.id)) == ["BB"]
     assert codes(which="person") == []
-    found = labels.labels_for(session, LabelRequest.from_args({}))
+    found = labels.labels_for(session, LabelRequest.from_args({}), UTC)
     assert found[0] == Label(school.alice_phone.label_code, "AA", school.alice_phone.id)
 
 
@@ -125,7 +125,7 @@ def test_label_pdf_puts_each_qr_code_on_its_label(key, tmp_path):
 
 
 def test_label_pdf_holds_no_imei_and_no_name(session, school):
-    found = labels.labels_for(session, LabelRequest(stock=STOCKS["l7651"]))
+    found = labels.labels_for(session, LabelRequest(stock=STOCKS["l7651"]), UTC)
     data = pdf.labels_pdf(labels.lay_out(found, STOCKS["l7651"]), STOCKS["l7651"], "Labels")
     text = " ".join(t.text for page in page_texts(data) for t in page)
     for device in (school.alice_phone, school.bob_phone, school.carol_phone):

@@ -70,7 +70,7 @@ def test_filters(session, school):
 # --- the PDF -------------------------------------------------------------------------------
 
 def test_pdf_header_rows_and_every_qr_code(session, tmp_path):
-    demo.seed(session)
+    demo.seed(session, ZoneInfo("Europe/London"))
     session.commit()
     data, rows = register_pdf(session)
     pages = page_texts(data)
