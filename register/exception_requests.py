@@ -18,6 +18,7 @@ from register import audit, codes, settings
 from register.db import lock
 from register.errors import RegisterError, ValidationError
 from register.models import ExceptionDecision, ExceptionRequest, Person, User, utc_now
+from register.text import clean_text
 
 CATEGORIES = {
     "emergency": "Family or medical emergency",
@@ -124,7 +125,7 @@ def request_exception(
     now = now or utc_now()
     if category not in CATEGORIES:
         raise ValidationError("Choose what the exception is for.")
-    reason = " ".join(reason.split())
+    reason = " ".join(clean_text(reason, "The reason").split())
     if not reason:
         raise ValidationError("Say briefly why the phone is needed.")
     if len(reason) > MAX_REASON:
@@ -154,7 +155,7 @@ def approve(session: Session, request: ExceptionRequest, user: User, conditions:
     _check_decider(request, user, PENDING)
     if any(d.action == "approve" and d.user_id == user.id for d in request.decisions):
         raise DecisionRefused("You have already approved this; it needs another SLT member.")
-    conditions = " ".join(conditions.split())[:300]
+    conditions = " ".join(clean_text(conditions, "The conditions").split())[:300]
     _decide(session, request, user, "approve", conditions, now)
     if conditions:
         request.conditions = conditions
@@ -184,7 +185,7 @@ def _end(session: Session, request: ExceptionRequest, user: User, reason: str,
     """Decline or revoke: both need a reason, and both are final."""
     now = now or utc_now()
     _check_decider(request, user, from_status)
-    reason = " ".join(reason.split())
+    reason = " ".join(clean_text(reason, "The reason").split())
     if not reason:
         raise DecisionRefused(no_reason)
     _decide(session, request, user, action, reason[:300], now)

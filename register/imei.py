@@ -1,7 +1,9 @@
 """IMEI rules (3GPP TS 23.003 Annex B): 14 digits of TAC + serial, then a Luhn check digit.
 
-Input is forgiving (spaces, dashes, slashes and an "IMEI" prefix are ignored) and strict (a
-wrong check digit or a 16-digit IMEISV is refused with a message that says exactly why).
+Input is forgiving (spaces, dashes, slashes and an "IMEI" prefix are ignored; fullwidth,
+superscript and Arabic-Indic digits are read as 0-9) and strict (anything but digits, a wrong
+check digit or a 16-digit IMEISV is refused with a message that says exactly why). An IMEI is
+kept in ASCII digits only, so one phone cannot be registered twice under two spellings.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from register.errors import InvalidImei
+from register.text import ascii_form, clean_text
 
 _SEPARATORS = re.compile(r"[\s\-/.]+")
 
@@ -39,15 +42,14 @@ class ParsedImei:
 
 def parse_imei(text: str) -> ParsedImei:
     """Clean and check an IMEI typed or scanned by a person."""
-    cleaned = _SEPARATORS.sub("", text or "")
+    cleaned = _SEPARATORS.sub("", ascii_form(text or ""))
     if cleaned.upper().startswith("IMEI"):
         cleaned = cleaned[4:].lstrip(":")
     if not cleaned:
         raise InvalidImei("Enter the phone's IMEI: dial *#06# to show it.")
-    if not cleaned.isdigit():
-        raise InvalidImei(
-            f"An IMEI has only digits; “{text.strip()}” contains other characters."
-        )
+    if not (cleaned.isascii() and cleaned.isdigit()):
+        shown = clean_text(text.replace("\x00", "")).strip()[:40]
+        raise InvalidImei(f"An IMEI has only digits; “{shown}” contains other characters.")
     length = len(cleaned)
     if length == 14:
         return ParsedImei(cleaned + str(luhn_check_digit(cleaned)), completed=True)
@@ -69,8 +71,8 @@ def parse_imei(text: str) -> ParsedImei:
 
 def looks_like_imei(code: str) -> bool:
     """A scanned code that a person most likely meant as an IMEI (digits, 14 to 16 long)."""
-    cleaned = _SEPARATORS.sub("", code)
-    return cleaned.isdigit() and 14 <= len(cleaned) <= 16
+    cleaned = _SEPARATORS.sub("", ascii_form(code))
+    return cleaned.isascii() and cleaned.isdigit() and 14 <= len(cleaned) <= 16
 
 
 def format_imei(imei: str) -> str:

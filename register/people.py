@@ -11,13 +11,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from register import audit
-from register.errors import ImeiTaken, InvalidImei, NotFound, ValidationError
+from register.errors import ImeiTaken, InvalidImei, NotFound, ScanRefused, ValidationError
 from register.imei import parse_imei
 from register.models import Category, Device, Locker, LockerBank, Person, utc_now
+from register.text import ascii_form, clean_text
 
 # Crockford's base 32 without I, L, O, U: nothing to misread on a small printed label.
 _LABEL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LABEL_PREFIX = "PH"
+MAX_LOCKERS = 200  # in one bank
+MAX_CODE_LENGTH = 64  # longer than any label, badge or IMEI (with its separators)
+# After ascii_form: a label, a badge, or an IMEI with the separators people type in one.
+_CODE = re.compile(rf"[A-Z0-9:/.\-]{{1,{MAX_CODE_LENGTH}}}")
+_BADGE = re.compile(r"[A-Z0-9]+")
 
 
 class ImeiNeedsConfirmation(InvalidImei):
@@ -50,13 +56,20 @@ class DeviceDetails:
 
 
 def normalise_badge_id(raw: str | None) -> str | None:
-    """One form for badge ids, whichever reader typed them."""
-    cleaned = "".join((raw or "").split()).upper()
+    """One form for badge ids, whichever reader typed them (register.text.ascii_form, no
+    spaces, capitals). ``validate_person`` refuses one that is then not letters and digits."""
+    cleaned = "".join(ascii_form(raw or "").split()).upper()
     return cleaned or None
 
 
 def normalise_code(raw: str) -> str:
-    return "".join(raw.split()).upper()
+    """A scanned or typed code in the one form labels, badges and IMEIs are kept in ("" for
+    nothing at all). A code with characters none of them has is refused here, as unknown."""
+    code = "".join(ascii_form(raw).split()).upper()
+    if code and not _CODE.fullmatch(code):
+        raise ScanRefused("unknown", "That code has characters no label, badge or IMEI has. "
+                          "Please try again or see the office.")
+    return code
 
 
 def new_label_code() -> str:
@@ -81,13 +94,14 @@ def search_people(
     session: Session, query: str = "", category: str = "", include_left: bool = False
 ) -> list[Person]:
     statement = select(Person).options(selectinload(Person.devices)).order_by(Person.name)
-    if query.strip():
-        term = query.strip()
+    term = clean_text(query.replace("\x00", "")).strip()[:200]
+    if term:
         like = f"%{term.lower()}%"
-        digits = "".join(ch for ch in term if ch.isdigit())
-        clauses = [func.lower(Person.name).like(like), Person.badge_id == term.upper()]
+        code = normalise_badge_id(term) or ""
+        digits = "".join(ch for ch in code if "0" <= ch <= "9")
+        clauses = [func.lower(Person.name).like(like), Person.badge_id == code]
         device_match = select(Device.owner_id).where(
-            or_(Device.label_code == term.upper(),
+            or_(Device.label_code == code,
                 *([Device.imei.like(f"%{digits}%"), Device.imei2.like(f"%{digits}%")]
                   if len(digits) >= 4 else []))
         )
@@ -104,9 +118,20 @@ MAX_LENGTH = {"name": 120, "badge_id": 64, "email": 200}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def cleaned_person(details: PersonDetails) -> PersonDetails:
+    """The details as they are stored: free text through register.text.clean_text (a NUL is
+    refused), the badge in its one form."""
+    return PersonDetails(
+        name=clean_text(details.name, "The name").strip(), category=details.category,
+        badge_id=normalise_badge_id(details.badge_id),
+        email=clean_text(details.email, "The email address").strip(),
+        fixed_locker_id=details.fixed_locker_id or None)
+
+
 def validate_person(session: Session, details: PersonDetails, person_id: int | None) -> None:
     """The rules for a person's details, wherever they come from (form or import)."""
-    if not details.name.strip():
+    details = cleaned_person(details)
+    if not details.name:
         raise ValidationError("Enter the person's full name.")
     for column, limit in MAX_LENGTH.items():
         if len((getattr(details, column) or "").strip()) > limit:
@@ -116,7 +141,10 @@ def validate_person(session: Session, details: PersonDetails, person_id: int | N
         raise ValidationError(f"“{details.email.strip()}” does not look like an email address.")
     if details.category not in set(Category):
         raise ValidationError("Choose a category from the list.")
-    badge = normalise_badge_id(details.badge_id)
+    badge = details.badge_id
+    if badge and not _BADGE.fullmatch(badge):
+        raise ValidationError(f"A badge number has only the letters A to Z and digits; "
+                              f"“{clean_text(badge)[:40]}” has other characters.")
     if badge:
         holder = session.scalar(select(Person).where(Person.badge_id == badge))
         if holder and holder.id != person_id:
@@ -132,10 +160,10 @@ def validate_person(session: Session, details: PersonDetails, person_id: int | N
 
 def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
     validate_person(session, details, None)
+    details = cleaned_person(details)
     person = Person(
-        name=details.name.strip(), category=details.category,
-        badge_id=normalise_badge_id(details.badge_id), email=details.email.strip(),
-        fixed_locker_id=details.fixed_locker_id or None,
+        name=details.name, category=details.category, badge_id=details.badge_id,
+        email=details.email, fixed_locker_id=details.fixed_locker_id,
     )
     session.add(person)
     session.flush()
@@ -145,11 +173,12 @@ def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
 
 def update_person(session: Session, person: Person, details: PersonDetails, actor: str) -> None:
     validate_person(session, details, person.id)
-    person.name = details.name.strip()
+    details = cleaned_person(details)
+    person.name = details.name
     person.category = details.category
-    person.badge_id = normalise_badge_id(details.badge_id)
-    person.email = details.email.strip()
-    person.fixed_locker_id = details.fixed_locker_id or None
+    person.badge_id = details.badge_id
+    person.email = details.email
+    person.fixed_locker_id = details.fixed_locker_id
     audit.record(session, actor, "person.edit", f"person:{person.id}")
 
 
@@ -199,8 +228,9 @@ def _clean_device(session: Session, details: DeviceDetails, device_id: int | Non
             same = ValidationError("The second IMEI is the same as the first.")
             same.field = "imei2"
             raise same
-    return DeviceDetails(imei=imei, imei2=imei2, make=details.make.strip()[:60],
-                         model=details.model.strip()[:60])
+    return DeviceDetails(imei=imei, imei2=imei2,
+                         make=clean_text(details.make, "The make").strip()[:60],
+                         model=clean_text(details.model, "The model").strip()[:60])
 
 
 def register_device(
@@ -242,9 +272,10 @@ def verify_device(
 def retire_device(
     session: Session, device: Device, actor: str, reason: str = "", now: datetime | None = None
 ) -> None:
+    reason = clean_text(reason, "The reason").strip()[:200]
     device.retired_at = now or utc_now()
-    device.retired_reason = reason.strip()[:200] or None
-    audit.record(session, actor, "device.retire", f"device:{device.id}", reason[:200])
+    device.retired_reason = reason or None
+    audit.record(session, actor, "device.retire", f"device:{device.id}", reason)
 
 
 def _unused_label_code(session: Session) -> str:
@@ -258,11 +289,14 @@ def _unused_label_code(session: Session) -> str:
 
 def add_bank(session: Session, name: str, locker_count: int, actor: str,
              location: str = "") -> LockerBank:
-    name = name.strip()
+    name = clean_text(name, "The name").strip()
+    location = clean_text(location, "The location")
     if not name:
         raise ValidationError("Give the locker bank a name, such as “Staff room”.")
-    if not 1 <= locker_count <= 200:
-        raise ValidationError("A bank has between 1 and 200 lockers.")
+    if len(name) > 80 or len(location.strip()) > 120:
+        raise ValidationError("Keep a bank's name to 80 characters and its location to 120.")
+    if not 1 <= locker_count <= MAX_LOCKERS:
+        raise ValidationError(f"A bank has between 1 and {MAX_LOCKERS} lockers.")
     if session.scalar(select(LockerBank).where(LockerBank.name == name)):
         raise ValidationError(f"There is already a bank called {name}.")
     bank = LockerBank(name=name, location=location.strip())

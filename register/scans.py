@@ -8,7 +8,10 @@ code, decides, writes and answers.
   queues for the write lock.
 - ``scanned_at`` is when the person scanned: the agent replays its queue after an outage, and
   the deposit or collection is recorded at that time; an implausible time (a Pi's clock before
-  NTP answers) is replaced by ours and noted in the audit trail, never refused.
+  NTP answers) is replaced by ours and noted in the audit trail, never refused. A time before
+  the phone's last deposit or collection (a replay after the phone was used at the page) is
+  moved to just after it, and noted too: a collection never comes before its deposit, and two
+  deposits of one phone never overlap.
 - A deposit or collection queues "open locker N" for the kiosk, dated at the scan, so a
   replayed scan opens nothing (the command has already expired).
 - Scans made on the agent's readers are published to the kiosk page, unless they are old.
@@ -36,7 +39,7 @@ from register.db import execute, insert_unless_present
 from register.deposits import COLLECTED, DEPOSITED, ScanResult, for_person, toggle
 from register.errors import REFUSED, ScanRefused, refusal
 from register.imei import looks_like_imei
-from register.models import Kiosk, Person, ScanReceipt, utc_now
+from register.models import Deposit, Device, Kiosk, Person, ScanReceipt, utc_now
 
 PAGE, SCANNER, RFID = "page", "scanner", "rfid"
 SOURCES = (PAGE, SCANNER, RFID)
@@ -49,6 +52,7 @@ KEEP_RECEIPTS_FOR = timedelta(days=1)
 MAX_KEY_LENGTH = 64
 IDENTIFIED = "identified"
 ASK_FOR = timedelta(seconds=60)  # the page asks again while its question stays up
+AFTER_LAST_EVENT = timedelta(seconds=1)  # a clamped scan time, after the phone's last event
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ _FORGET_RECEIPTS = delete(ScanReceipt).where(ScanReceipt.created_at < bindparam(
 _ANSWER = update(ScanReceipt).where(ScanReceipt.id == bindparam("receipt_id")).values(
     body=bindparam("body"))
 _KIOSK = select(Kiosk).where(Kiosk.id == bindparam("kiosk_id")).options(joinedload(Kiosk.bank))
+_LAST_DEPOSIT = (select(Deposit.deposited_at, Deposit.collected_at)
+                 .where(Deposit.device_id == bindparam("device_id"))
+                 .order_by(Deposit.deposited_at.desc()).limit(1))
 
 
 def stored_answer(session: Session, kiosk_id: int, key: str) -> ScanAnswer | None:
@@ -136,6 +143,8 @@ def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime
         found = named.device or for_person(session, named.person, when)
         if isinstance(found, ScanResult):  # "which phone?"
             return _body(found, zone)
+        if request.scanned_at is not None and when < now:  # a plain scan reads nothing more
+            when = _after_last_event(session, kiosk.id, found, when, now)
         result = toggle(session, kiosk, found, when, zone)
     except ScanRefused as refused:
         return refusal(refused.reason, str(refused))
@@ -209,6 +218,25 @@ def _scan_time(request: ScanRequest, kiosk_id: int, now: datetime, session: Sess
     audit.record(session, f"kiosk:{kiosk_id}", "scan.time_corrected", f"kiosk:{kiosk_id}",
                  f"sent as {sent.isoformat()}; recorded at {now.isoformat()}", at=now)
     return now
+
+
+def _after_last_event(session: Session, kiosk_id: int, device: Device, when: datetime,
+                      now: datetime) -> datetime:
+    """``when``, or just after the phone's last deposit or collection if it is not after it
+    (and the audit trail says so): a backdated scan goes after what already happened."""
+    last_deposit = execute(session, _LAST_DEPOSIT, {"device_id": device.id}).first()
+    if last_deposit is None:
+        return when
+    put_in: datetime = last_deposit.deposited_at
+    taken_out: datetime | None = last_deposit.collected_at
+    last = taken_out or put_in
+    if when > last:
+        return when
+    moved = min(last + AFTER_LAST_EVENT, now) if last < now else last + AFTER_LAST_EVENT
+    audit.record(session, f"kiosk:{kiosk_id}", "scan.time_clamped", f"device:{device.id}",
+                 f"sent as {when.isoformat()}; recorded at {moved.isoformat()}, after the "
+                 f"phone's last {'collection' if taken_out else 'deposit'}", at=now)
+    return moved
 
 
 def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
