@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, render_template
+from flask import Flask
 
 from kiosk import config
 from kiosk.extensions import csrf, db
@@ -33,6 +33,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    from kiosk import errors  # before the blueprints: their <int:> rules take its converter
+    errors.init_app(app)
 
     from kiosk import (
         admin,
@@ -56,7 +58,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(slt_report.bp)
     cli.init_app(app)
     _template_helpers(app)
-    _error_pages(app)
     return app
 
 
@@ -73,16 +74,3 @@ def _template_helpers(app: Flask) -> None:
     def school() -> dict[str, Any]:
         return {"school_name": app.config["SCHOOL_NAME"]}
 
-
-def _error_pages(app: Flask) -> None:
-    @app.errorhandler(404)
-    def not_found(_error: Exception) -> tuple[str, int]:
-        return render_template("error.html", title="Page not found",
-                               message="There is nothing at this address."), 404
-
-    @app.errorhandler(500)
-    def server_error(_error: Exception) -> tuple[str, int]:
-        # Nothing to undo: a failed unit of work has rolled back, and a read ends with the
-        # request (Flask-SQLAlchemy removes the session).
-        return render_template("error.html", title="Something went wrong",
-                               message="Nothing was saved. Please try again."), 500

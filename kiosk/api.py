@@ -17,12 +17,14 @@ from register.accounts import kiosk_for_token
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.models import utc_now
+from register.text import clean_text, whole_number
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
 
 MAX_READERS = 8
 MAX_DOORS = 400
+MAX_DOOR_NUMBER = 9999  # a locker's number at its bank (a bank has at most 200)
 
 
 UNAUTHORISED = ("unauthorised", "Missing or unknown kiosk token.")
@@ -62,7 +64,7 @@ def heartbeat() -> Any:
     payload = request.get_json(silent=True)
     try:
         readers, doors = _parse_heartbeat(payload)
-    except ValueError as error:
+    except (ValueError, RegisterError) as error:  # RegisterError: a NUL in a reader's detail
         return refused("bad_request", str(error))
     with unit_of_work(db.session()) as session:
         orders = kiosk_link.heartbeat(session, g.kiosk_id, readers, doors)
@@ -82,16 +84,21 @@ def _parse_heartbeat(
     if not isinstance(raw_doors, dict) or len(raw_doors) > MAX_DOORS:
         raise ValueError('doors must be an object like {"7": "open"}.')
     readers = {}
-    for name, report in raw_readers.items():
+    for raw_name, report in raw_readers.items():
+        name = clean_text(raw_name, "A reader's name")
         if not isinstance(report, dict) or not isinstance(report.get("connected"), bool):
-            raise ValueError(f'readers.{name} needs "connected": true or false.')
-        readers[name] = kiosk_link.ReaderReport(report["connected"], str(report.get("detail", "")))
+            raise ValueError(f'readers.{name[:40]} needs "connected": true or false.')
+        readers[name] = kiosk_link.ReaderReport(
+            report["connected"], clean_text(str(report.get("detail", "")), "A reader's detail"))
     doors = {}
-    for number, state in raw_doors.items():
-        if not str(number).isdigit() or state not in kiosk_link.DOOR_STATES:
-            raise ValueError(f"doors.{number} must be a locker number and one of "
+    for raw_number, state in raw_doors.items():
+        number = whole_number(raw_number, MAX_DOOR_NUMBER)
+        if number is None or state not in kiosk_link.DOOR_STATES:
+            shown = clean_text(raw_number.replace("\x00", ""))[:12]
+            raise ValueError(f"doors.{shown} must be a locker number (0 to {MAX_DOOR_NUMBER}) "
+                             "and one of "
                              f"{', '.join(kiosk_link.DOOR_STATES)}.")
-        doors[int(number)] = state
+        doors[number] = state
     return readers, doors
 
 
@@ -103,9 +110,10 @@ def command_result(command_id: int) -> Any:
         return refused("bad_request",
                        'Send JSON like {"ok": true} or {"ok": false, "error": "..."}.')
     try:
+        error_text = clean_text(str(payload.get("error") or ""), "The error")
         with unit_of_work(db.session()) as session:
             status = lock_commands.record_result(session, g.kiosk_id, command_id, payload["ok"],
-                                                 str(payload.get("error") or ""))
+                                                 error_text)
     except RegisterError as error:
         return refused_for(error)
     return jsonify(id=command_id, status=status)

@@ -27,6 +27,7 @@ from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import CATEGORIES, AlreadyAsked
 from register.models import ExceptionRequest, Kiosk, utc_now
+from register.text import whole_number
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
@@ -96,11 +97,11 @@ def events() -> Any:
     kiosk = paired_kiosk()
     if kiosk is None:
         return unpaired()
-    after = request.args.get("after", "0")
-    if not after.isdigit():
+    after = whole_number(request.args.get("after", "0"))
+    if after is None:
         return refused("bad_request", "after must be the id of the last event seen.")
     with read_only(db.session()) as session:
-        found, cursor = kiosk_events.after(session, kiosk.id, int(after))
+        found, cursor = kiosk_events.after(session, kiosk.id, after)
         status = kiosk_link.kiosk_status(session, kiosk.id)
     return jsonify(events=[event.as_dict() for event in found], after=cursor,
                    status=status.as_dict())
@@ -206,6 +207,8 @@ def _parse_request(payload: object) -> tuple[str, str, str, tuple[date | None, t
     try:
         day = date.fromisoformat(ends_on) if ends_on else None
         clock = time.fromisoformat(until) if until else None
+        if clock is not None and clock.tzinfo is not None:  # the school's clock: no zone
+            raise ValueError(until)
     except (TypeError, ValueError):
         raise ValueError("ends_on must be a date (2026-11-27) and until a time (15:30).") from None
     code, category, reason = fields

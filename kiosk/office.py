@@ -26,6 +26,7 @@ from register.deposits import lockers_in_use, open_deposit
 from register.errors import RegisterError
 from register.models import Category, Locker, LockerBank, Role
 from register.people import DeviceDetails, ImeiNeedsConfirmation, PersonDetails
+from register.text import clean_text, whole_number
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -37,11 +38,10 @@ def require_office() -> None:
 
 
 def _person_details(form: Any) -> PersonDetails:
-    locker = form.get("fixed_locker_id", "")
     return PersonDetails(
         name=form.get("name", ""), category=form.get("category", ""),
         badge_id=form.get("badge_id", ""), email=form.get("email", ""),
-        fixed_locker_id=int(locker) if locker.isdigit() else None,
+        fixed_locker_id=whole_number(form.get("fixed_locker_id", "")),
     )
 
 
@@ -189,11 +189,15 @@ def device_verify(device_id: int) -> Any:
 
 @bp.route("/devices/<int:device_id>/retire", methods=["POST"])
 def device_retire(device_id: int) -> Any:
-    with unit_of_work(db.session()) as session:
-        device = _get(people.get_device, device_id)
-        in_locker = open_deposit(session, device) is not None
-        if not in_locker:
-            people.retire_device(session, device, actor(), request.form.get("reason", ""))
+    try:
+        with unit_of_work(db.session()) as session:
+            device = _get(people.get_device, device_id)
+            in_locker = open_deposit(session, device) is not None
+            if not in_locker:
+                people.retire_device(session, device, actor(), request.form.get("reason", ""))
+    except RegisterError as error:  # a NUL in the reason
+        flash(f"Nothing was changed. {error}", "error")
+        return redirect(url_for("office.person_view", person_id=device.owner_id))
     if in_locker:
         flash("This phone is in a locker: collect it at the kiosk before retiring it.", "error")
     else:
@@ -211,11 +215,10 @@ def lockers() -> str:
 
 @bp.route("/lockers/banks", methods=["POST"])
 def bank_add() -> Any:
-    count = request.form.get("count", "")
+    count = whole_number(request.form.get("count", ""))
     try:
         with unit_of_work(db.session()) as session:
-            bank = people.add_bank(session, request.form.get("name", ""),
-                                   int(count) if count.isdigit() else 0, actor(),
+            bank = people.add_bank(session, request.form.get("name", ""), count or 0, actor(),
                                    request.form.get("location", ""))
     except RegisterError as error:
         flash(str(error), "error")
@@ -239,11 +242,11 @@ def locker_service(locker_id: int) -> Any:
 @roles_required(Role.ADMIN)
 def emergency_open() -> Any:
     """Admins only: open every locker of the chosen banks, with a reason for the audit trail."""
-    bank_ids = [int(b) for b in request.form.getlist("bank") if b.isdigit()]
+    bank_ids = [n for n in map(whole_number, request.form.getlist("bank")) if n is not None]
     try:
+        reason = clean_text(request.form.get("reason", ""), "The reason")
         with unit_of_work(db.session()) as session:
-            openings = lock_commands.emergency_open(session, bank_ids,
-                                                    request.form.get("reason", ""), actor())
+            openings = lock_commands.emergency_open(session, bank_ids, reason, actor())
     except RegisterError as error:
         flash(f"Nothing was opened. {error}", "error")
         return redirect(url_for("office.lockers"))

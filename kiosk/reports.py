@@ -24,6 +24,7 @@ from flask import (
 )
 
 from kiosk.auth import actor, roles_required
+from kiosk.errors import FIRST_DAY
 from kiosk.extensions import db, in_unit_of_work, read_only_view
 from kiosk.slt_report import percent
 from register import audit, compliance, daily_log, exports, rollcall
@@ -31,6 +32,7 @@ from register.db import unit_of_work
 from register.errors import ValidationError
 from register.models import Role, utc_now
 from register.printing import MARKING
+from register.text import whole_number
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -100,9 +102,12 @@ def _chosen_day(today: date) -> date:
     if not wanted:
         return today
     try:
-        return date.fromisoformat(wanted)
+        day = date.fromisoformat(wanted)
     except ValueError:
         raise ValidationError("Give the day as a date, e.g. 2026-11-25.") from None
+    if day < FIRST_DAY:
+        raise ValidationError(f"Choose a day from {FIRST_DAY:%-d %B %Y} on.")
+    return day
 
 
 @bp.route("/daily-log")
@@ -176,11 +181,12 @@ def _term(value: str, today: date) -> compliance.Term:
     """``autumn-2026`` and the like; this term if none is asked for."""
     if not value:
         return compliance.Term.containing(today)
-    season, _, year = value.partition("-")
-    if season not in {s for s, _, _ in compliance.TERMS} or not year.isdigit() \
-            or not 2000 <= int(year) <= 2100:
+    season, _, year_text = value.partition("-")
+    year = whole_number(year_text)
+    if season not in {s for s, _, _ in compliance.TERMS} or year is None \
+            or not 2000 <= year <= 2100:
         raise ValidationError("Choose one of the terms offered.")
-    term = compliance.Term(season, int(year))
+    term = compliance.Term(season, year)
     if term.starts_on > today:
         raise ValidationError(f"{term.name} has not started yet.")
     return term

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from kiosk.auth import actor, roles_required
+from kiosk.errors import FIRST_DAY, LAST_DAY
 from kiosk.extensions import db, in_unit_of_work
 from kiosk.slt import announce_new_request
 from register import audit, exception_requests, people, settings
@@ -22,6 +23,7 @@ from register.db import read_only, unit_of_work
 from register.errors import RegisterError, ValidationError
 from register.exception_requests import ALL_DAYS, CATEGORIES, Window
 from register.models import ExceptionRequest, Person, Role, utc_now
+from register.text import whole_number
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -62,18 +64,24 @@ def parse_window(form: MultiDict[str, str], now_local: datetime) -> Window:
 
 def _date(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationError(f"Enter {what} as a date.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(f"Choose {what} between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return day
 
 
 def _time(text: str, what: str) -> time | None:
     if not text.strip():
         return None
     try:
-        return time.fromisoformat(text.strip()).replace(second=0, microsecond=0)
+        clock = time.fromisoformat(text.strip()).replace(second=0, microsecond=0)
     except ValueError:
-        raise ValidationError(f"Enter {what} as a time, e.g. 15:30.") from None
+        clock = None
+    if clock is None or clock.tzinfo is not None:  # the school's clock: no zone
+        raise ValidationError(f"Enter {what} as a time, e.g. 15:30.")
+    return clock
 
 
 def _page(person: Person | None, values: Any, error: str | None = None, status: int = 200,
@@ -97,7 +105,8 @@ def _page(person: Person | None, values: Any, error: str | None = None, status: 
 
 
 def _chosen_person(ident: str) -> Person | None:
-    person = db.session.get(Person, int(ident)) if ident.isdigit() else None
+    person_id = whole_number(ident)
+    person = db.session.get(Person, person_id) if person_id is not None else None
     return person if person is not None and person.active else None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Response, current_app, jsonify
 
@@ -39,9 +39,11 @@ def _scanned_at(value: object) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        # In UTC now: a time at the very edge of the calendar cannot be moved to another zone.
+        when = when.astimezone(UTC) if when is not None and when.tzinfo is not None else None
+    except (ValueError, OverflowError):
         when = None
-    if when is None or when.tzinfo is None:
+    if when is None:
         raise BadScanRequest(
             "scanned_at must be an ISO 8601 time with its zone, e.g. 2026-11-25T08:02:11Z.")
     return when

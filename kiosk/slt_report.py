@@ -9,11 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from kiosk.auth import actor, roles_required
+from kiosk.errors import FIRST_DAY, LAST_DAY
 from kiosk.extensions import db, in_unit_of_work
 from register import compliance, policy_report
 from register.exception_requests import CATEGORIES
 from register.models import Role, utc_now
 from register.printing import MARKING
+from register.text import whole_number
 
 bp = Blueprint("slt_report", __name__, url_prefix="/slt")
 
@@ -86,10 +88,9 @@ def choose(args: Any, today: date) -> Choice:
     period = args.get("period") or ("custom" if args.get("from") or args.get("to") else "term")
     if period not in PERIODS:
         raise BadRange("Choose one of the periods offered.")
-    try:
-        min_requests = int(args.get("min") or policy_report.MIN_REQUESTS)
-    except ValueError:
-        raise BadRange("The number of requests must be a whole number.") from None
+    min_requests = whole_number(args.get("min") or str(policy_report.MIN_REQUESTS))
+    if min_requests is None:
+        raise BadRange("The number of requests must be a whole number.")
     if not 2 <= min_requests <= 50:
         raise BadRange("Count people with between 2 and 50 requests as repeated requesters.")
     term = compliance.Term.containing(today)
@@ -117,9 +118,12 @@ def choose(args: Any, today: date) -> Choice:
 
 def _date(value: str | None, which: str) -> date:
     try:
-        return date.fromisoformat(value or "")
+        day = date.fromisoformat(value or "")
     except ValueError:
         raise BadRange(f"Give the {which} day as a date, e.g. 2026-09-01.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadRange(f"Give the {which} day between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return day
 
 
 # --- presentation ----------------------------------------------------------------------------
