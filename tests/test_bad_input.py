@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk import create_app
 from kiosk.errors import MAX_JSON_DEPTH
 from kiosk.extensions import db
 from register import scans
@@ -41,7 +42,8 @@ from register.people import normalise_code
 from register.text import MAX_ID, clean_text, whole_number
 from tests.conftest import LONDON, scan_code
 
-# Modest: the suite runs twice on two cores. No example database: nothing written to the tree.
+# Modest: the suite runs twice on two cores. No example database (a failure shows its example;
+# .hypothesis/ then holds only caches, and git-ignores itself).
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 HUGE = 2**63  # beyond every integer column (SQLite's are 64-bit, PostgreSQL's 32-bit)
 ARABIC_INDIC = str.maketrans("0123456789", "".join(map(chr, range(0x0660, 0x066A))))
@@ -586,6 +588,24 @@ def test_too_much_for_the_api_is_a_json_413(client, app, web_school):
                            headers=bearer(web_school.staff_kiosk_token))
     assert response.status_code == 413
     assert response.json["reason"] == "request_entity_too_large"
+
+
+def test_a_failure_under_the_api_is_a_json_500_and_a_page_an_html_one(app_config):
+    app = create_app({**app_config, "PROPAGATE_EXCEPTIONS": False})
+
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/api/v1/broken", "api_broken", broken)
+    app.add_url_rule("/broken", "page_broken", broken)
+    client = app.test_client()
+    response = client.get("/api/v1/broken")
+    assert response.status_code == 500
+    assert response.json["reason"] == "internal_server_error"
+    assert response.json["message"] == "Something went wrong. Nothing was saved. Please try again."
+    response = client.get("/broken")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    assert "Nothing was saved. Please try again." in response.get_data(as_text=True)
 
 
 def test_pages_keep_their_html_error_pages(office):
