@@ -58,7 +58,9 @@ def authenticate(
     """Check a sign-in, inside the caller's unit of work, which commits whatever the outcome:
     failures count across all workers."""
     now = now or utc_now()
-    username = username.strip().lower()
+    # What no username holds (a NUL, control characters) cannot match one: PostgreSQL refuses
+    # a NUL in a query outright.
+    username = username.replace("\x00", "").strip().lower()
     since = now - FAILURE_WINDOW
     failures = session.scalar(
         select(func.count()).select_from(LoginFailure)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from register.models import Category, Device, Person
 from register.printing import CATEGORY_ORDER, name_key
+from register.text import whole_number
 
 A4 = (210.0, 297.0)  # mm
 
@@ -102,8 +103,8 @@ class LabelRequest:
         return cls(
             stock=stock, which=which if which in WHICH else "all",
             category=category if category in CATEGORY_ORDER else "", since=since,
-            person_id=int(person) if person.isdigit() else None,
-            start=min(max(int(start), 1), stock.per_sheet) if start.isdigit() else 1,
+            person_id=whole_number(person),
+            start=min(max(whole_number(start) or 1, 1), stock.per_sheet),
         )
 
     def as_args(self) -> dict[str, str]:

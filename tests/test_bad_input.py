@@ -683,3 +683,21 @@ def test_a_backdated_scan_through_the_api_is_clamped(client, app, web_school):
         assert deposit.collected_at > deposit.deposited_at
         assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "scan.time_clamped")) == 1
+
+
+@pytest.mark.parametrize("url", ["/print/labels?person=²", "/print/labels.pdf?start=²&person=1",
+                                 "/print/labels?start=99999999999999999999"])
+def test_label_choices_typed_oddly_are_read_as_none_not_a_500(office, url):
+    assert office.get(url).status_code < 500
+
+
+def test_the_tablets_poll_with_odd_ids_is_answered(client, auth, web_school):
+    auth.login("slt")
+    response = client.get("/slt/pending.json?have=²,1,99999999999999999999")
+    assert response.status_code == 200 and "count" in response.json
+
+
+def test_a_nul_in_a_username_is_a_wrong_sign_in_not_a_500(client, web_school):
+    response = client.post("/login", data={"username": "off\x00ice", "password": "x"})
+    assert response.status_code == 401
+    assert "do not match" in response.get_data(as_text=True)
