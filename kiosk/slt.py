@@ -35,6 +35,7 @@ from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import APPROVED, CATEGORIES, REVOKED, Window
 from register.models import Deposit, Device, ExceptionRequest, Role, User, utc_now
+from register.text import whole_number
 
 bp = Blueprint("slt", __name__, url_prefix="/slt")
 log = logging.getLogger(__name__)
@@ -237,7 +238,8 @@ def pending_json() -> Any:
     ``have`` lists the ids the page shows already; only new ones are written to the audit."""
     now, zone, session = utc_now(), _zone(), db.session()
     _expire_due(now)
-    have = {int(i) for i in request.args.get("have", "").split(",") if i.isdigit()}
+    have = {n for i in request.args.get("have", "").split(",")
+            if (n := whole_number(i)) is not None}
     with read_only(session):
         cards = pending_cards(g.user, now, zone)
         body = {
