@@ -17,11 +17,17 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 # The web app (gunicorn) and the Staff room kiosk's agent on simulated readers and locks;
 # Ctrl-C stops both. seed-demo re-issues the kiosk token each time and hands it to the agent.
+# The product starts in production unless asked: `make run` asks for the demo, which listens
+# on loopback only; `make run HOST=0.0.0.0 TRUSTED_HOSTS=NAME` (or KIOSK_HOST=...) opens it to
+# the network, for the names in TRUSTED_HOSTS. A HOST in the environment is not used.
 AGENT_TOKEN := instance/staff-room-kiosk.token
+HOST := $(or $(KIOSK_HOST),127.0.0.1)
+LINK_HOST = $(if $(filter 0.0.0.0 127.0.0.1,$(HOST)),localhost,$(HOST))
+run: export KIOSK_ENV := demo
 run: $(INSTALLED)
 	$(BIN)/flask --app kiosk init-db
-	$(BIN)/flask --app kiosk seed-demo --base-url http://localhost:$(PORT) --token-file $(AGENT_TOKEN)
-	$(BIN)/python scripts/run-demo --port $(PORT) --token-file $(AGENT_TOKEN)
+	$(BIN)/flask --app kiosk seed-demo --base-url http://$(LINK_HOST):$(PORT) --token-file $(AGENT_TOKEN)
+	$(BIN)/python scripts/run-demo --host $(HOST) --port $(PORT) --token-file $(AGENT_TOKEN)
 
 # Debian packages for the tests: Chromium drives the browser tests (Playwright's own download
 # cannot run here), poppler-utils renders PDFs to images, and the fonts the PDFs embed.

@@ -170,7 +170,7 @@ def copy_sqlite(url: str, path: str) -> str:
 def _app(url: str) -> Flask:
     from kiosk import create_app  # the product, imported only where it runs in this process
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url(url)})
+    return create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": database_url(url)})
 
 
 def count_statements(url: str, token: str, code: str, path: str,

@@ -112,10 +112,11 @@ def trouble_in_log(log: Path) -> list[str]:
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """The caller's environment without KIOSK_ENV (the demo configuration), plus overrides.
+    """The caller's environment with KIOSK_ENV=demo (the demo configuration, as ``make run``
+    asks for it: production is the default), plus overrides.
     PYTHONPATH puts this checkout first, so that a bench run from another worktree (say, of an
     older commit) serves that worktree's code, not the editable install's."""
-    env = {key: value for key, value in os.environ.items() if key != "KIOSK_ENV"}
+    env = {**os.environ, "KIOSK_ENV": "demo"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(overrides)
     return env

@@ -19,10 +19,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Opens no database connection: gunicorn may fork after this."""
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
-    app.config.from_mapping(config.from_environment(app.instance_path))
-    if test_config:
-        app.config.update(test_config)
-    config.check_safe(app.config)
+    # The environment, then a test's settings; refuses to start if production lacks a setting.
+    app.config.from_mapping(config.load(app.instance_path, test_config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         # A database server may restart under us; a SQLite file cannot go away like that, and

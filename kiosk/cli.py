@@ -49,6 +49,11 @@ def init_db() -> None:
               help="Also write the Staff room kiosk's new token here, for its agent.")
 def seed_demo(base_url: str, token_file: Path | None) -> None:
     """Fill an empty database with a demo school; print kiosk links and demo sign-ins."""
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException(
+            "seed-demo is refused in production: it creates admin, office and SLT users whose "
+            "password is published. Add real users with create-user; for the demo, run it with "
+            "KIOSK_ENV=demo on a database of its own.")
     from kiosk import demo
     from register import schema
 

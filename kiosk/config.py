@@ -1,13 +1,26 @@
-"""Configuration from the environment, with safe defaults for the demo."""
+"""Configuration from the environment. With nothing set the product is in production and
+refuses to start without what production needs; the demo is something you ask for."""
 
 from __future__ import annotations
 
 import os
+import re
+import string
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from register.db import database_url
 
+PRODUCTION, DEMO = "production", "demo"
+KIOSK_ENVS = (PRODUCTION, DEMO)
 DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
+# Always trusted as a Host: the agent and health checks on this machine use them, and a link
+# built from them can never point anywhere else.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+_HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 
 
 class ConfigError(RuntimeError):
@@ -15,27 +28,109 @@ class ConfigError(RuntimeError):
 
 
 def from_environment(instance_path: str) -> dict[str, object]:
+    """The settings the environment gives; those it leaves unset depend on the mode (load)."""
     env = os.environ
-    production = env.get("KIOSK_ENV", "demo") == "production"
     default_db = "sqlite:///" + str(Path(instance_path) / "kiosk.sqlite3")
-    return {
-        "PRODUCTION": production,
-        "SECRET_KEY": env.get("SECRET_KEY", DEMO_SECRET_KEY),
+    settings: dict[str, object] = {
+        # Unset (or empty) is production; anything but the two words is refused by load().
+        "KIOSK_ENV": env.get("KIOSK_ENV") or PRODUCTION,
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL", default_db)),
         "SCHOOL_NAME": env.get("SCHOOL_NAME", "Demo Community School"),
         "TIME_ZONE": env.get("TIME_ZONE", "Europe/London"),
         "KIOSK_IDLE_SECONDS": int(env.get("KIOSK_IDLE_SECONDS", "8")),
-        "SESSION_COOKIE_SECURE": production,
+        "PUBLIC_URL": env.get("PUBLIC_URL", "").strip(),
         "SESSION_COOKIE_SAMESITE": "Lax",
         # A kiosk page stays open for days: its CSRF token lives as long as its session.
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
+    for name in ("SECRET_KEY", "TRUSTED_HOSTS"):
+        if env.get(name):
+            settings[name] = env[name]
+    return settings
 
 
-def check_safe(config: dict[str, object]) -> None:
-    if config.get("PRODUCTION") and config.get("SECRET_KEY") in (None, "", DEMO_SECRET_KEY):
-        raise ConfigError(
-            "KIOSK_ENV=production needs its own SECRET_KEY: refusing to start with the demo key. "
-            "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
-        )
+def load(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, object]:
+    """The environment's settings, then ``overrides`` (a test's), completed for the mode and
+    checked. Raises ConfigError naming every setting that is wrong or missing."""
+    settings = {**from_environment(instance_path), **(overrides or {})}
+    kiosk_env = settings["KIOSK_ENV"]
+    if kiosk_env not in KIOSK_ENVS:
+        raise ConfigError(f"KIOSK_ENV={kiosk_env} is not a mode: use KIOSK_ENV=production "
+                          "(the default, for a school) or KIOSK_ENV=demo (make run's demo "
+                          "school), in lower case.")
+    production = bool(settings.setdefault("PRODUCTION", kiosk_env == PRODUCTION))
+    settings.setdefault("SESSION_COOKIE_SECURE", production)
+    if not production:
+        settings.setdefault("SECRET_KEY", DEMO_SECRET_KEY)
+    problems = [problem for problem in (
+        _secret_key_problem(settings.get("SECRET_KEY")) if production else None,
+        _public_url_problem(str(settings.get("PUBLIC_URL") or "")),
+        _email_problem(settings),
+    ) if problem]
+    try:
+        settings["TRUSTED_HOSTS"] = trusted_hosts(settings, production)
+    except ConfigError as error:
+        problems.append(str(error))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings
+
+
+def secret_key_is_strong(key: str) -> bool:
+    """At least 32 bytes of key material: 64 characters if it is hex (2 per byte), else 32
+    bytes; and not an obvious pattern (at least 10 different characters)."""
+    needed = 64 if all(c in string.hexdigits for c in key) else 32
+    return len(key.encode()) >= needed and len(set(key)) >= 10 and key != DEMO_SECRET_KEY
+
+
+def _secret_key_problem(key: object) -> str | None:
+    if not key:
+        return ("SECRET_KEY is not set: production needs one of its own (at least 32 random "
+                f"bytes). Make one with: {MAKE_A_KEY}")
+    if key == DEMO_SECRET_KEY:
+        return ("SECRET_KEY is the published demo key: refusing to start with the demo key in "
+                f"production. Make one with: {MAKE_A_KEY}")
+    if not secret_key_is_strong(str(key)):
+        return ("SECRET_KEY is too weak: production needs at least 32 random bytes (64 hex "
+                f"characters). Make one with: {MAKE_A_KEY}")
+    return None
+
+
+def _public_url_problem(url: str) -> str | None:
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        return (f"PUBLIC_URL={url} is not an address: give it as staff type it, with http:// "
+                "or https://, e.g. PUBLIC_URL=https://phones.school.example")
+    return None
+
+
+def _email_problem(settings: Mapping[str, object]) -> str | None:
+    # Email settings are read when a request is made (register.notify), from here or the
+    # environment; the link in the email comes from PUBLIC_URL only, never a Host header.
+    if (settings.get("SMTP_HOST") or os.environ.get("SMTP_HOST")) and not settings["PUBLIC_URL"]:
+        return ("SMTP_HOST is set but PUBLIC_URL is not: the email to SLT links to this server, "
+                "so say how staff reach it, e.g. PUBLIC_URL=https://phones.school.example")
+    return None
+
+
+def trusted_hosts(settings: Mapping[str, object], production: bool) -> list[str]:
+    """The names a request's Host header may carry (any other gets 400): TRUSTED_HOSTS, or
+    else PUBLIC_URL's host; production refuses to guess. Loopback names are always added."""
+    configured: Any = settings.get("TRUSTED_HOSTS") or ()
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    names = [str(name).strip().lower() for name in configured if str(name).strip()]
+    public = urlsplit(str(settings.get("PUBLIC_URL") or "")).hostname
+    if not names and public:
+        names = [public]
+    wrong = [name for name in names if not _HOST_NAME.fullmatch(name)]
+    if wrong:
+        raise ConfigError(f"TRUSTED_HOSTS has {', '.join(wrong)}: give host names or IPv4 "
+                          "addresses only, comma-separated, without http:// or a port, e.g. "
+                          "TRUSTED_HOSTS=phones.school.example,10.0.0.5")
+    if not names and production:
+        raise ConfigError("Production needs the name staff use to reach this server: set "
+                          "PUBLIC_URL=https://phones.school.example (its host is then trusted), "
+                          "or TRUSTED_HOSTS=phones.school.example,10.0.0.5 (comma-separated). "
+                          "Requests naming any other host are refused.")
+    return list(dict.fromkeys([*names, *LOOPBACK_HOSTS]))

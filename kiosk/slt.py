@@ -328,9 +328,13 @@ def announce_new_request(exception: ExceptionRequest, exclude_user_id: int | Non
         addresses = notify.slt_addresses(db.session(), exclude_user_id)
         if not addresses:
             return None
-        public = str(current_app.config.get("PUBLIC_URL") or os.environ.get("PUBLIC_URL", ""))
-        link = (public.rstrip("/") + url_for("slt.now") if public
-                else url_for("slt.now", _external=True))
+        # The link comes from the configuration only, never from the request's Host header.
+        public = str(current_app.config.get("PUBLIC_URL") or "")
+        if not public:
+            log.error("PUBLIC_URL is not set: no email to SLT about exception:%s (its link "
+                      "would have nowhere to point)", exception.id)
+            return None
+        link = public.rstrip("/") + url_for("slt.now")
         school = str(current_app.config["SCHOOL_NAME"])
         messages = [notify.request_message(exception.person.name, link, school, settings.sender,
                                            address) for address in addresses]

@@ -174,9 +174,14 @@ def scan_code(session: Session, kiosk_id: int, code: str, now: datetime | None =
 # --- the web app ---------------------------------------------------------------------------
 
 @pytest.fixture
-def app_config(database_url_for_test: str, tmp_path: Path) -> dict[str, object]:
+def app_config(database_url_for_test: str, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    # Production is the default; the tests ask for the demo, as `make run` does (a test of
+    # production behaviour sets PRODUCTION itself), and so do the commands they start.
+    monkeypatch.setenv("KIOSK_ENV", "demo")
     return {
         "TESTING": True,
+        "KIOSK_ENV": "demo",
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url_for_test,
         "WTF_CSRF_ENABLED": False,

@@ -83,11 +83,14 @@ def record_request(client, auth, web_school, user: str = "office"):
         "range_from": today().isoformat(), "range_to": today().isoformat()})
 
 
+PUBLIC_URL = "https://phones.school.example"
+
+
 def test_a_new_request_is_emailed_to_slt_with_only_a_name_and_a_link(
         app, client, auth, web_school, slt_with_email, smtp_server):
     inbox, port = smtp_server
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
-                      SMTP_FROM="phones@school.example")
+                      SMTP_FROM="phones@school.example", PUBLIC_URL=PUBLIC_URL)
     assert record_request(client, auth, web_school).status_code == 302
     wait_for(lambda: len(inbox.received) == 2)
     assert sorted(to for to, _ in inbox.received) == [["deputy@school.example"],
@@ -97,7 +100,8 @@ def test_a_new_request_is_emailed_to_slt_with_only_a_name_and_a_link(
     assert message["From"] == "phones@school.example"
     body = message.get_payload(decode=True).decode()
     assert "Alice Adams is waiting for an SLT decision" in body
-    assert "http://localhost/slt/" in body
+    assert "https://phones.school.example/slt/" in body
+    assert "localhost" not in body  # the address the request came in on is never used
     for private in ("hospital", "emergency", "Family", today().isoformat(), "Staff"):
         assert private not in body and private not in message["Subject"]
 
@@ -115,9 +119,22 @@ def test_whoever_records_it_is_not_emailed_and_public_url_makes_the_link(
     assert "https://phones.school.example/slt/" in message.get_payload(decode=True).decode()
 
 
+def test_without_public_url_no_email_is_sent_whatever_the_host_header(
+        app, client, auth, web_school, slt_with_email, smtp_server, caplog):
+    inbox, port = smtp_server
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), PUBLIC_URL="")
+    client.environ_base["HTTP_HOST"] = "127.0.0.1"  # trusted, but not for links in emails
+    with caplog.at_level(logging.ERROR, logger="kiosk.slt"):
+        assert record_request(client, auth, web_school).status_code == 302
+    time.sleep(0.2)
+    assert inbox.received == []
+    assert "PUBLIC_URL is not set: no email to SLT" in caplog.text
+
+
 def test_an_unreachable_mail_server_never_fails_the_request(
         app, client, auth, web_school, slt_with_email, caplog):
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()))  # nothing listens
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()),  # nothing listens
+                      PUBLIC_URL=PUBLIC_URL)
     with caplog.at_level(logging.ERROR, logger="register.notify"):
         response = record_request(client, auth, web_school)
         assert response.status_code == 302
@@ -161,7 +178,7 @@ def test_settings_from_the_environment():
 def test_a_request_made_at_the_kiosk_is_emailed_too(
         app, client, web_school, slt_with_email, smtp_server):
     inbox, port = smtp_server
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), PUBLIC_URL=PUBLIC_URL)
     client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
     response = client.post("/kiosk/exception-request", json={
         "code": web_school.alice.badge_id, "category": "emergency",
