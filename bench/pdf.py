@@ -146,7 +146,7 @@ def register_html(groups: list) -> str:
     from register.models import Category
     from register.printing import STATUSES, VERIFIED, RegisterFilter
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench",
+    app = create_app({"TESTING": True, "KIOSK_ENV": "demo",
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     with app.test_request_context("/print/register"):
         html = render_template(

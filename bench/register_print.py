@@ -104,8 +104,8 @@ def product_worker(database: str, qr_dir: Path, profile: bool) -> dict[str, Any]
     from kiosk.extensions import db
     from register.models import User
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SECRET_KEY": "bench",
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "KIOSK_ENV": "demo",
+                      "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
     if hasattr(qr, "QrStore"):  # not in the code before issue 8: --code on an old checkout
         app.extensions["qr_codes"] = qr.QrStore(qr_dir / printing.QR_FILE)
     with app.app_context():

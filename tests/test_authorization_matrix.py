@@ -56,7 +56,7 @@ ALLOWED.update(dict.fromkeys((
 
 
 def _routes() -> list[tuple[str, str, str]]:
-    app = create_app({"SECRET_KEY": "a" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    app = create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     return sorted((rule.endpoint, method, rule.rule) for rule in app.url_map.iter_rules()
                   for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
 
