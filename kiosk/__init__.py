@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from kiosk import config
+from kiosk import config, headers
 from kiosk.extensions import csrf, db
 from register.db import configure_engine
 
@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(slt_report.bp)
     cli.init_app(app)
     _template_helpers(app)
+    headers.init_app(app)
     return app
 
 

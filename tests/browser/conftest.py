@@ -160,7 +160,7 @@ class KioskScreen:
 
     def wait_for_scanner_focus(self) -> None:
         """Nothing is clicked first: the page itself keeps its hidden scanner input focused."""
-        self.page.wait_for_function("document.activeElement?.id === 'scan'")
+        self.page.wait_for_function("() => document.activeElement?.id === 'scan'")
 
     def expect_result(self, title: str, locker: str = "") -> None:
         expect(self.page.locator("#result")).to_be_visible()

@@ -135,7 +135,9 @@ def test_a_badge_read_by_the_agents_reader_answers_scan_your_badge(kiosk, app, w
     agent = Agent(app, web_school.staff_kiosk_token, web_school.staff_kiosk.id)
     with page.expect_response("**/kiosk/ask-mode") as told:
         page.locator("#idle .ask-start").click()
-    assert told.value.json()["on"] is True
+    # Not told.value.json(): Playwright waits for ever for the body of a no-store answer
+    # fetched under context.route. The agent's "identified" below shows ask mode is on.
+    assert told.value.ok
     expect(page.get_by_role("heading", name="Scan your badge or phone label")).to_be_visible()
 
     answer = agent.scan(web_school.alice.badge_id, source="rfid")  # tapped on the RDM6300

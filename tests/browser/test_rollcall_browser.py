@@ -68,7 +68,7 @@ def test_alt_r_prints_the_roll_call_from_any_page(office: Page, on_site):
                                      "by category, with their lockers (shortcut Alt+R)")
     office.keyboard.press("Alt+r")
     expect(office.get_by_role("heading", name="Fire roll call")).to_be_visible()
-    office.wait_for_function("window.__prints === 1")
+    office.wait_for_function("() => window.__prints === 1")
     assert office.url.endswith("/reports/roll-call")  # reloading will not print again
     expect(office.get_by_text(f"{ON_SITE} people on site")).to_be_visible()
 
@@ -77,7 +77,7 @@ def test_one_click_in_the_top_bar_prints_it(office: Page, on_site):
     office.add_init_script(COUNT_PRINTS)
     office.goto("/reports/daily-log")
     office.get_by_role("link", name="Roll call", exact=True).click()
-    office.wait_for_function("window.__prints === 1")
+    office.wait_for_function("() => window.__prints === 1")
     expect(office.get_by_role("heading", name=f"Staff · {STAFF}")).to_be_visible()
 
 
