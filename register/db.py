@@ -126,10 +126,14 @@ def _writers_queue(session: Session) -> Iterator[None]:
     unit of work opens its own descriptor, so threads queue as processes do.
     """
     path = _sqlite_file(session)
-    if path is None:
+    try:
+        descriptor = None if path is None else os.open(f"{path}-writers",
+                                                       os.O_RDWR | os.O_CREAT, 0o660)
+    except OSError:  # made by another user (root running a command): SQLite still serialises
+        descriptor = None
+    if descriptor is None:
         yield
         return
-    descriptor = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

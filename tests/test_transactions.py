@@ -153,3 +153,17 @@ def test_the_kiosk_token_check_is_one_indexed_read(app, client, web_school):
     reads = [s for s in seen if not s.startswith("BEGIN")]
     assert "FROM kiosks" in reads[0] and "kiosks.token_hash = " in reads[0]
     assert Base.metadata.tables["kiosks"].c.token_hash.unique  # a unique index answers it
+
+
+def test_writers_still_write_when_the_queue_file_cannot_be_opened(tmp_path):
+    """A queue file left by another user (root running a command) must not stop the school."""
+    database = tmp_path / "pi.sqlite3"
+    engine = create_engine(f"sqlite:///{database}")
+    configure_engine(engine)
+    Base.metadata.create_all(engine)
+    (tmp_path / "pi.sqlite3-writers").mkdir()  # opening it for writing fails, as for root's
+    with Session(engine) as session:
+        with unit_of_work(session):
+            audit.record(session, "office", "person.view")
+        assert audit_count(session) == 1
+    engine.dispose()
