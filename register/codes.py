@@ -18,8 +18,6 @@ from register.imei import looks_like_imei, parse_imei
 from register.models import Device, Person
 from register.people import normalise_badge_id, normalise_code
 
-LABEL, BADGE, IMEI = "label", "badge", "imei"
-
 EMPTY, UNKNOWN, INVALID_IMEI, UNREGISTERED, LEFT, RETIRED = (
     "empty", "unknown", "invalid_imei", "unregistered", "left", "retired")
 
@@ -37,7 +35,6 @@ class Named:
 
     person: Person
     device: Device | None  # None for a badge: the person may have several phones
-    by: str  # LABEL, BADGE or IMEI
 
 
 def resolve(session: Session, raw: str) -> Named:
@@ -47,10 +44,10 @@ def resolve(session: Session, raw: str) -> Named:
         raise ScanRefused(EMPTY, "Nothing was scanned. Please try again.")
     device = session.scalar(_BY_LABEL, {"code": code})
     if device is not None:
-        return _current(Named(device.owner, device, LABEL))
+        return _current(Named(device.owner, device))
     person = session.scalar(_BY_BADGE, {"badge": normalise_badge_id(code)})
     if person is not None:
-        return _current(Named(person, None, BADGE))
+        return _current(Named(person, None))
     if not looks_like_imei(code):
         raise ScanRefused(
             UNKNOWN, "We don't recognise that code. Please try again or see the office.")
@@ -63,16 +60,12 @@ def resolve(session: Session, raw: str) -> Named:
     device = session.scalar(_BY_IMEI, {"imei": imei})
     if device is None:
         raise ScanRefused(UNREGISTERED, "This phone is not on the register. Please see the office.")
-    return _current(Named(device.owner, device, IMEI))
+    return _current(Named(device.owner, device))
 
 
 def _current(named: Named) -> Named:
     """Refuse a code whose person has left or whose phone was retired."""
-    require_current(named.person, named.device)
-    return named
-
-
-def require_current(person: Person, device: Device | None = None) -> None:
+    person, device = named.person, named.device
     if not person.active:
         raise ScanRefused(
             LEFT, f"{person.name} is marked as having left. Please see the office.")
@@ -80,3 +73,4 @@ def require_current(person: Person, device: Device | None = None) -> None:
         raise ScanRefused(
             RETIRED, f"This {device.description} was retired from the register. "
             "Please see the office.")
+    return named

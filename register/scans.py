@@ -79,14 +79,6 @@ class ScanAnswer:
         """Why nothing was done (a refusal), else None."""
         return self.body.get("reason") if self.outcome == REFUSED else None
 
-    @property
-    def message(self) -> str:
-        return str(self.body["message"])
-
-    @property
-    def locker(self) -> int | None:
-        return self.body.get("locker")
-
 
 # The scan path's statements are built once (each costs about 0.1 ms of Python to build).
 _STORED = select(ScanReceipt.body).where(ScanReceipt.kiosk_id == bindparam("kiosk_id"),
