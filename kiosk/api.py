@@ -10,6 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import text
 
 from kiosk.answers import refused, refused_for
+from kiosk.auth import bearer_token
 from kiosk.extensions import csrf, db
 from kiosk.scanning import scan_response
 from register import kiosk_link, lock_commands
@@ -28,11 +29,6 @@ MAX_DOOR_NUMBER = 9999  # a locker's number at its bank (a bank has at most 200)
 
 
 UNAUTHORISED = ("unauthorised", "Missing or unknown kiosk token.")
-
-
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:] if header.startswith("Bearer ") else None
 
 
 def kiosk_token_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -46,6 +46,12 @@ def roles_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
     return decorator
 
 
+def bearer_token() -> str | None:
+    """The kiosk token in ``Authorization: Bearer ...``, if the request carries one."""
+    header = request.headers.get("Authorization", "")
+    return header[7:] if header.startswith("Bearer ") else None
+
+
 def actor() -> str:
     """How the audit trail names whoever is making this request."""
     return g.user.username if g.get("user") else "anonymous"

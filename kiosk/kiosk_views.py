@@ -18,6 +18,7 @@ from flask import (
 
 from kiosk import demo
 from kiosk.answers import refused, refused_for
+from kiosk.auth import bearer_token
 from kiosk.extensions import db
 from kiosk.scanning import scan_response
 from kiosk.slt import announce_new_request
@@ -36,9 +37,9 @@ FIVE_YEARS = 5 * 365 * 24 * 3600
 
 
 def kiosk_token() -> str | None:
-    """This browser's pairing cookie, or a bearer token."""
-    header = request.headers.get("Authorization", "")
-    return header[7:] if header.startswith("Bearer ") else request.cookies.get(COOKIE)
+    """A bearer token if the request has one, else this browser's pairing cookie."""
+    token = bearer_token()
+    return token if token is not None else request.cookies.get(COOKIE)
 
 
 def paired_kiosk() -> Kiosk | None:
