@@ -173,7 +173,14 @@ class Kiosk(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("locker_banks.id"))
+    # The agent's bearer token (``create-kiosk`` prints it once). Only hashes are kept.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The kiosk browser's own credential, given for a one-time pairing code; one browser at a time.
+    browser_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pairing_code_hash: Mapped[str | None] = mapped_column(String(64))
+    pairing_code_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A revoked kiosk's cookie and bearer token get 401 until it is paired again.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     # The page is asking "who are you?" ("I need my phone today"): until then, the next scan on
     # the agent's readers only names the person (see register.scans).
@@ -243,6 +250,10 @@ class User(Base):
     # The stakeholder this user is: nobody decides their own exception request.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     email: Mapped[str] = mapped_column(String(200), default="")
+    # Set by an admin's password reset: the one-time password must be changed at sign-in.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=text("false"))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     person: Mapped[Person | None] = relationship()
 
@@ -262,6 +273,37 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
 
 
+class UserSession(Base):
+    """One sign-in. The cookie holds a random id; only its hash is kept here, and a session
+    ended (logout, password change, disabled account, "sign out everywhere", idle or too old)
+    is never revived."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str] = mapped_column(String(40), default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class SignInThrottle(Base):
+    """A failure counter per key (an account, an account at an address, an address, everyone),
+    updated in one statement so that concurrent attempts cannot slip past it."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class AuditEvent(Base):
     """Who did or saw what, when. Never holds an IMEI: ``subject`` names a record by id."""
 
@@ -273,6 +315,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     subject: Mapped[str] = mapped_column(String(100), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    # sha256 of the previous entry's hash and this entry's fields: `audit-verify` walks it.
+    entry_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 # --- readers, locks and the kiosk agent -------------------------------------------
