@@ -55,6 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk import slt_report
     app.register_blueprint(slt_report.bp)
     cli.init_app(app)
+    from kiosk import accounts, audit_views, kiosks_admin  # each adds its pages and commands
+    for module in (accounts, kiosks_admin, audit_views):
+        module.init_app(app)
     _template_helpers(app)
     headers.init_app(app)
     return app

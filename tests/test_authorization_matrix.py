@@ -54,6 +54,24 @@ ALLOWED.update(dict.fromkeys((
     "printing.lost_report",
 ), OFFICE_STAFF))
 
+# Accounts and sign-in sessions (kiosk/accounts.py).
+ALLOWED.update({
+})
+#
+#
+#
+#
+# Kiosk pairing and revocation (kiosk/kiosks_admin.py).
+ALLOWED.update({
+})
+#
+#
+#
+#
+# The audit trail (kiosk/audit_views.py).
+ALLOWED.update({
+})
+
 
 def _routes() -> list[tuple[str, str, str]]:
     app = create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
