@@ -37,7 +37,8 @@ class SignIn:
     refusal: str = ""
 
 
-def create_user(session: Session, username: str, password: str, role: str) -> User:
+def create_user(session: Session, username: str, password: str, role: str,
+                actor: str = "cli") -> User:
     username = username.strip().lower()
     if role not in set(Role):
         raise ValidationError(f"Role must be one of: {', '.join(Role)}.")
@@ -47,7 +48,7 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
         raise ValidationError(f"A user called {username} already exists.")
     user = User(username=username, password_hash=generate_password_hash(password), role=role)
     session.add(user)
-    audit.record(session, "cli", "user.create", f"user:{username}", f"role {role}")
+    audit.record(session, actor, "user.create", f"user:{username}", f"role {role}")
     return user
 
 
