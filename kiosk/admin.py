@@ -1,4 +1,5 @@
-"""School-wide settings for admins: which exception categories need a second SLT approver."""
+"""School-wide settings for admins: which exception categories need a second SLT approver,
+and how long a sign-in lasts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db, read_only_view
 from register import settings
-from register.db import unit_of_work
+from register.db import read_only, unit_of_work
+from register.errors import ValidationError
 from register.exception_requests import CATEGORIES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -24,16 +26,38 @@ def require_admin() -> None:
 @bp.route("/settings", methods=["GET"])
 @read_only_view
 def settings_form() -> str:
-    chosen = settings.second_approver_categories(db.session())
-    return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen)
+    return _settings_page()
+
+
+def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
+    session = db.session()
+    chosen = settings.second_approver_categories(session)
+    limits = settings.session_limits(session)
+    typed = typed or {"idle_minutes": str(limits.idle_minutes),
+                      "lifetime_hours": str(limits.lifetime_hours)}
+    return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen,
+                           typed=typed, error=error, idle_range=settings.IDLE_MINUTES_RANGE,
+                           lifetime_range=settings.LIFETIME_HOURS_RANGE)
 
 
 @bp.route("/settings", methods=["POST"])
 def settings_save() -> Any:
     chosen = [c for c in CATEGORIES if c in request.form.getlist("second_approver")]
-    with unit_of_work(db.session()) as session:
-        if set(chosen) != settings.second_approver_categories(session):
-            settings.put(session, settings.SECOND_APPROVER_CATEGORIES, ",".join(chosen), actor())
+    try:
+        with unit_of_work(db.session()) as session:
+            if set(chosen) != settings.second_approver_categories(session):
+                settings.put(session, settings.SECOND_APPROVER_CATEGORIES, ",".join(chosen),
+                             actor())
+            limits = settings.session_limits(session)
+            # A form from before these fields existed leaves them as they are.
+            limits = settings.put_session_limits(
+                session, request.form.get("idle_minutes", str(limits.idle_minutes)),
+                request.form.get("lifetime_hours", str(limits.lifetime_hours)), actor())
+    except ValidationError as error:
+        typed = {name: request.form.get(name, "") for name in ("idle_minutes", "lifetime_hours")}
+        with read_only(db.session()):
+            return _settings_page(str(error), typed), 400
     names = ", ".join(CATEGORIES[c] for c in chosen) or "none"
-    flash(f"Saved. Categories needing two SLT approvals: {names}.")
+    flash(f"Saved. Categories needing two SLT approvals: {names}. Sign-ins end after "
+          f"{limits.idle_minutes} minutes unused, and last at most {limits.lifetime_hours} hours.")
     return redirect(url_for("admin.settings_form"))

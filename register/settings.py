@@ -1,11 +1,17 @@
-"""School-wide settings stored in the database, changed by an admin without a deploy."""
+"""School-wide settings stored in the database, changed by an admin without a deploy: which
+exception categories need a second SLT approver, and how long a sign-in lasts."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from register import audit
+from register.errors import ValidationError
 from register.models import Setting
+from register.text import whole_number
 
 SECOND_APPROVER_CATEGORIES = "second_approver_categories"
 
@@ -25,3 +31,65 @@ def put(session: Session, key: str, value: str, actor: str) -> None:
 def second_approver_categories(session: Session) -> set[str]:
     """Exception categories that need two SLT approvals before they take effect."""
     return {c for c in get(session, SECOND_APPROVER_CATEGORIES).split(",") if c}
+
+
+# Sign-in sessions (register/sessions.py): how long one may sit unused, and how long it may
+# last at all. Read on every signed-in request, so a change applies at once to every session.
+SESSION_IDLE_MINUTES = "session_idle_minutes"
+SESSION_LIFETIME_HOURS = "session_lifetime_hours"
+IDLE_MINUTES_DEFAULT, IDLE_MINUTES_RANGE = 30, (5, 480)
+LIFETIME_HOURS_DEFAULT, LIFETIME_HOURS_RANGE = 12, (1, 24)
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    idle_minutes: int = IDLE_MINUTES_DEFAULT
+    lifetime_hours: int = LIFETIME_HOURS_DEFAULT
+
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.idle_minutes)
+
+    @property
+    def lifetime(self) -> timedelta:
+        return timedelta(hours=self.lifetime_hours)
+
+    @classmethod
+    def from_stored(cls, idle: str | None, lifetime: str | None) -> SessionLimits:
+        """The stored values, each checked when it was saved; the default for one not set."""
+        return cls(_stored_number(idle, IDLE_MINUTES_DEFAULT, IDLE_MINUTES_RANGE),
+                   _stored_number(lifetime, LIFETIME_HOURS_DEFAULT, LIFETIME_HOURS_RANGE))
+
+
+def _stored_number(value: str | None, default: int, bounds: tuple[int, int]) -> int:
+    number = whole_number(value or "")
+    return number if number is not None and bounds[0] <= number <= bounds[1] else default
+
+
+def session_limits(session: Session) -> SessionLimits:
+    return SessionLimits.from_stored(get(session, SESSION_IDLE_MINUTES) or None,
+                                     get(session, SESSION_LIFETIME_HOURS) or None)
+
+
+def put_session_limits(session: Session, idle_minutes: str, lifetime_hours: str,
+                       actor: str) -> SessionLimits:
+    """Check both numbers as typed and save those that changed; refuses with a sentence (and
+    saves neither) when one is out of range."""
+    idle = _typed_number(idle_minutes, IDLE_MINUTES_RANGE,
+                         "Sign out after unused for: give a number of minutes from {low} to "
+                         "{high}.")
+    lifetime = _typed_number(lifetime_hours, LIFETIME_HOURS_RANGE,
+                             "Longest sign-in: give a number of hours from {low} to {high}.")
+    current = session_limits(session)
+    if idle != current.idle_minutes:
+        put(session, SESSION_IDLE_MINUTES, str(idle), actor)
+    if lifetime != current.lifetime_hours:
+        put(session, SESSION_LIFETIME_HOURS, str(lifetime), actor)
+    return SessionLimits(idle, lifetime)
+
+
+def _typed_number(value: str, bounds: tuple[int, int], refusal: str) -> int:
+    number = whole_number(value.strip())
+    if number is None or not bounds[0] <= number <= bounds[1]:
+        raise ValidationError(refusal.format(low=bounds[0], high=bounds[1]))
+    return number

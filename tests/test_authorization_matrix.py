@@ -56,11 +56,11 @@ ALLOWED.update(dict.fromkeys((
 
 # Accounts and sign-in sessions (kiosk/accounts.py).
 ALLOWED.update({
+    "accounts.password": STAFF, "accounts.users": ADMINS, "accounts.user_create": ADMINS,
+    "accounts.user_page": ADMINS, "accounts.user_disable": ADMINS,
+    "accounts.user_enable": ADMINS, "accounts.user_sign_out_everywhere": ADMINS,
+    "accounts.user_unlock": ADMINS, "accounts.user_reset_password": ADMINS,
 })
-#
-#
-#
-#
 # Kiosk pairing and revocation (kiosk/kiosks_admin.py).
 ALLOWED.update({
 })
