@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.config import database_url
 from kiosk.demo import FIRST, LAST, PASSWORD, PHONES
-from register import accounts, schema
+from register import accounts, kiosks, schema
 from register.imei import luhn_check_digit
 from register.models import (
     Category,
@@ -114,7 +114,7 @@ def _accounts_and_kiosks(connection: Connection, banks: int) -> dict[str, str]:
         for username, role in (("admin", "admin"), ("office", "office"), ("slt", "slt")):
             accounts.create_user(session, username, PASSWORD, role)
         for n in range(1, banks + 1):
-            kiosk, token = accounts.create_kiosk(session, f"{_bank_name(n)} kiosk", _bank_name(n))
+            kiosk, token = kiosks.create_kiosk(session, f"{_bank_name(n)} kiosk", _bank_name(n))
             tokens[kiosk.name] = token
         session.flush()
     return tokens

@@ -11,7 +11,8 @@ STATUS_BY_REASON = {
     # the request itself is wrong, or names nothing
     "bad_request": 400, "empty": 400,
     "unauthorised": 401, "unpaired": 401,
-    "left": 403,
+    "left": 403, "typed_badge": 403, "bad_pairing_code": 403, "expired_pairing_code": 403,
+    "too_many_tries": 429,
     "unknown": 404, "unregistered": 404, "no_phone": 404, "not_found": 404,
     # the register is in a state that refuses it now
     "retired": 409, "no_free_locker": 409, "other_bank": 409, "already_asked": 409,

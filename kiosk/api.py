@@ -14,9 +14,9 @@ from kiosk.auth import bearer_token
 from kiosk.extensions import csrf, db
 from kiosk.scanning import scan_response
 from register import kiosk_link, lock_commands
-from register.accounts import kiosk_for_token
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
+from register.kiosks import kiosk_for_token
 from register.models import utc_now
 from register.text import clean_text, whole_number
 
@@ -28,11 +28,12 @@ MAX_DOORS = 400
 MAX_DOOR_NUMBER = 9999  # a locker's number at its bank (a bank has at most 200)
 
 
-UNAUTHORISED = ("unauthorised", "Missing or unknown kiosk token.")
+UNAUTHORISED = ("unauthorised", "Missing, unknown or revoked kiosk token.")
 
 
 def kiosk_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A kiosk's bearer token, else 401. Office, SLT and admin sessions do not count."""
+    """A kiosk agent's bearer token, else 401 (a revoked kiosk's too). Office, SLT and admin
+    sessions and the kiosk browser's cookie do not count."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from kiosk.extensions import db
-from register import accounts, audit
+from register import accounts, audit, kiosks
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError, ValidationError
 from register.models import Person, Role
@@ -58,16 +58,22 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
     from register import schema
 
     schema.upgrade(db.engine)
+    from kiosk.kiosks_admin import pairing_link
+
     session = db.session()
     with unit_of_work(session):
         seeded = demo.seed(session, current_app.extensions["school_zone"])
-        tokens = demo.fresh_kiosk_tokens(session)
+        links = demo.fresh_kiosk_links(session)
     click.echo("Demo school created." if seeded else "Demo data already present; kept as is.")
     if token_file is not None:
-        write_secret(token_file, tokens[AGENT_KIOSK])
+        write_secret(token_file, links[AGENT_KIOSK].agent_token)
+    zone = current_app.extensions["school_zone"]
     click.echo(f"\n  {current_app.config['SCHOOL_NAME']}")
-    for name, token in tokens.items():
-        click.echo(f"  Kiosk ({name}):  {base_url}/kiosk/pair?token={token}")
+    for name, link in links.items():
+        click.echo(f"  Kiosk ({name}):  {pairing_link(link.code.code, base_url)}")
+    until = next(iter(links.values())).code.expires_at.astimezone(zone)
+    click.echo(f"  (each kiosk link pairs one browser, until {until:%H:%M}; then Admin > Kiosks "
+               "> Pair this kiosk)")
     click.echo(f"  Office:   {base_url}/office   sign in as office / {demo.PASSWORD}")
     click.echo(f"  SLT:      {base_url}/slt      sign in as slt / {demo.PASSWORD}")
     click.echo(f"  Admin:    sign in as admin / {demo.PASSWORD}")
@@ -135,17 +141,30 @@ def _email(address: str) -> str:
 @with_appcontext
 @click.argument("name")
 @click.option("--bank", required=True, help="Name of the locker bank this kiosk serves.")
-def create_kiosk(name: str, bank: str) -> None:
-    """Pair a new kiosk with a locker bank and print its token (shown only once)."""
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the agent's token here (mode 600) instead of printing it.")
+@click.option("--base-url", metavar="URL",
+              help="How the kiosk reaches this server, for the pairing link  "
+                   "[default: PUBLIC_URL]")
+def create_kiosk(name: str, bank: str, token_file: Path | None, base_url: str | None) -> None:
+    """Add a kiosk at a locker bank: print its agent's token (shown only once) and a first
+    one-time pairing code for its screen."""
+    from kiosk.kiosks_admin import echo_pairing
+
     try:
         with unit_of_work(db.session()) as session:
-            kiosk, token = accounts.create_kiosk(session, name, bank)
+            kiosk, token = kiosks.create_kiosk(session, name, bank)
             session.flush()
+            code = kiosks.start_pairing(session, kiosk, "cli")
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Kiosk {kiosk.name} (#{kiosk.id}) serves {bank}.")
-    click.echo(f"Token (shown once; keep it safe): {token}")
-    click.echo(f"Pair its browser by opening: /kiosk/pair?token={token}")
+    if token_file is not None:
+        write_secret(token_file, token)
+        click.echo(f"Agent token written to {token_file} (mode 600).")
+    else:
+        click.echo(f"Agent token (shown once; for the agent's token file): {token}")
+    echo_pairing(code, base_url or str(current_app.config.get("PUBLIC_URL") or ""))
 
 
 def write_secret(path: Path, secret: str) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from register import accounts, exception_requests, people, settings
+from register import accounts, exception_requests, kiosks, people, settings
 from register.exception_requests import Window
 from register.imei import luhn_check_digit
 from register.models import (
@@ -84,7 +85,7 @@ def seed(session: Session, zone: tzinfo, now: datetime | None = None) -> bool:
                 people.verify_device(session, device, "office",
                                      now=device.registered_at + timedelta(hours=1))
     for kiosk_name, bank in KIOSKS.items():
-        accounts.create_kiosk(session, kiosk_name, bank)
+        kiosks.create_kiosk(session, kiosk_name, bank, "demo")
     session.flush()
     _seed_exceptions(session, zone, now or utc_now())
     return True
@@ -141,10 +142,22 @@ def _next_weekday(day: date) -> date:
     return day
 
 
-def fresh_kiosk_tokens(session: Session) -> dict[str, str]:
-    """New tokens for the demo kiosks, so ``make run`` can print working links every time."""
-    kiosks = session.scalars(select(Kiosk).where(Kiosk.name.in_(KIOSKS)).order_by(Kiosk.name))
-    return {kiosk.name: accounts.reissue_kiosk_token(session, kiosk) for kiosk in kiosks}
+@dataclass(frozen=True)
+class DemoKiosk:
+    agent_token: str
+    code: kiosks.PairingCode
+
+
+def fresh_kiosk_links(session: Session) -> dict[str, DemoKiosk]:
+    """A new agent token and pairing code for each demo kiosk, so ``make run`` can hand the
+    agent its token and print a working pairing link every time."""
+    found = session.scalars(select(Kiosk).where(Kiosk.name.in_(KIOSKS)).order_by(Kiosk.name))
+    links = {}
+    for kiosk in found:
+        code = kiosks.start_pairing(session, kiosk, "demo")  # a revoked one gets a new token
+        token = code.agent_token or kiosks.reissue_kiosk_token(session, kiosk, "demo")
+        links[kiosk.name] = DemoKiosk(token, code)
+    return links
 
 
 def sample_codes(session: Session, limit: int = 3) -> list[str]:

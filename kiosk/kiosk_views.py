@@ -1,4 +1,5 @@
-"""The kiosk screen at a locker bank: no sign-in, paired once by its token."""
+"""The kiosk screen at a locker bank: no sign-in; its browser is paired once with a one-time
+pairing code (register.kiosks) and then carries its own credential in a cookie."""
 
 from __future__ import annotations
 
@@ -17,13 +18,12 @@ from flask import (
 )
 
 from kiosk import demo
-from kiosk.answers import refused, refused_for
+from kiosk.answers import refused, refused_for, status_for
 from kiosk.auth import bearer_token
 from kiosk.extensions import db
 from kiosk.scanning import scan_response
 from kiosk.slt import announce_new_request
-from register import codes, exception_requests, kiosk_events, kiosk_link, scans
-from register.accounts import kiosk_for_token
+from register import codes, exception_requests, kiosk_events, kiosk_link, kiosks, scans
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import CATEGORIES, AlreadyAsked
@@ -32,21 +32,25 @@ from register.text import whole_number
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
-COOKIE = "kiosk_token"
+COOKIE = "kiosk_browser"
+OLD_COOKIE = "kiosk_token"  # held the agent's token before pairing codes: no longer read
 FIVE_YEARS = 5 * 365 * 24 * 3600
 
 
-def kiosk_token() -> str | None:
-    """A bearer token if the request has one, else this browser's pairing cookie."""
+def kiosk_credential() -> tuple[str | None, bool]:
+    """The agent's bearer token if the request has one, else this browser's credential from
+    its cookie (True: a browser's)."""
     token = bearer_token()
-    return token if token is not None else request.cookies.get(COOKIE)
+    return (token, False) if token is not None else (request.cookies.get(COOKIE), True)
 
 
 def paired_kiosk() -> Kiosk | None:
-    """The kiosk this browser was paired as: one indexed read, in its own read-only unit of
-    work (the kiosk's fields stay readable after it)."""
+    """The kiosk this browser was paired as (or whose agent token this is), unless revoked:
+    one indexed read, in its own read-only unit of work (the kiosk's fields stay readable
+    after it)."""
+    token, browser = kiosk_credential()
     with read_only(db.session()) as session:
-        kiosk = kiosk_for_token(session, kiosk_token())
+        kiosk = kiosks.kiosk_for_token(session, token, browser)
         if kiosk is not None:
             session.expunge(kiosk)
     return kiosk
@@ -59,17 +63,37 @@ def unpaired() -> tuple[Response, int]:
     return refused(*UNPAIRED)
 
 
-@bp.route("/pair")
+def unpaired_page() -> tuple[str, int]:
+    return render_template("kiosk/unpaired.html"), 401
+
+
+OLD_LINK = ("Pairing links with a token no longer work. Ask the office for a pairing code and "
+            "type it here.")
+
+
+@bp.route("/pair", methods=["GET"])
 def pair() -> Any:
-    """Open once on the kiosk's browser with the token printed by ``create-kiosk``."""
-    token = request.args.get("token", "")
-    with read_only(db.session()) as session:
-        kiosk = kiosk_for_token(session, token)
-    if kiosk is None:
-        return render_template("kiosk/unpaired.html", bad_token=bool(token)), 403
-    response = redirect(url_for("kiosk.screen"))
-    response.set_cookie(COOKIE, token, max_age=FIVE_YEARS, httponly=True, samesite="Strict",
+    """The kiosk's browser types (or a QR code's link fills in) a one-time pairing code."""
+    if "token" in request.args:  # the old /kiosk/pair?token=... link: it pairs nothing now
+        return render_template("kiosk/pair.html", error=OLD_LINK), 400
+    return render_template("kiosk/pair.html", error=None)
+
+
+@bp.route("/pair", methods=["POST"])
+def pair_code() -> Any:
+    """Exchange the code for this browser's own credential (an HttpOnly cookie). The form
+    carries a CSRF token like every other, so no other site can pair this browser."""
+    with unit_of_work(db.session()) as session:  # a wrong code is counted: commit either way
+        paired = kiosks.pair_browser(session, request.form.get("code", ""),
+                                     request.remote_addr or "")
+    if paired.browser_token is None:
+        return render_template("kiosk/pair.html", error=paired.refusal), \
+            status_for(paired.reason)
+    response = redirect(url_for("kiosk.screen"), 303)
+    response.set_cookie(COOKIE, paired.browser_token, max_age=FIVE_YEARS, httponly=True,
+                        samesite="Strict",
                         secure=bool(current_app.config["SESSION_COOKIE_SECURE"]))
+    response.delete_cookie(OLD_COOKIE)
     return response
 
 
@@ -77,7 +101,7 @@ def pair() -> Any:
 def screen() -> Any:
     kiosk = paired_kiosk()
     if kiosk is None:
-        return render_template("kiosk/unpaired.html", bad_token=False), 403
+        return unpaired_page()
     with read_only(db.session()) as session:
         demo_codes = [] if current_app.config["PRODUCTION"] else demo.kiosk_samples(session)
         return render_template("kiosk/screen.html", kiosk=kiosk, demo_codes=demo_codes,
@@ -88,7 +112,8 @@ def screen() -> Any:
 
 @bp.route("/scan", methods=["POST"])
 def scan() -> Any:
-    return scan_response(kiosk_token(), request.get_json(silent=True), UNPAIRED)
+    token, browser = kiosk_credential()
+    return scan_response(token, request.get_json(silent=True), UNPAIRED, browser)
 
 
 @bp.route("/events")
@@ -130,7 +155,7 @@ def identify() -> Any:
             person = codes.resolve(session, payload["code"]).person
             waiting = exception_requests.pending_for(session, person.id, zone, now)
             agreed = exception_requests.active_for(session, person.id, zone, now)
-            body = {"outcome": "identified", "person": person.name,
+            body = {"outcome": "identified", "person": person.first_name,
                     "first_name": person.first_name,
                     "request": _described(waiting or agreed, zone, now),
                     "message": _already(person.first_name, waiting, agreed, zone, now),
@@ -218,15 +243,15 @@ def _parse_request(payload: object) -> tuple[str, str, str, tuple[date | None, t
 
 def _described(found: ExceptionRequest | None, zone: tzinfo, now: datetime,
                ) -> dict[str, Any] | None:
-    """What the kiosk shows of a request: never its free-text reason (the screen is public)."""
+    """What the kiosk shows of a request: the first name and when, never its category or
+    free-text reason (the screen is public)."""
     if found is None:
         return None
     window = exception_requests.Window.of(found)
     agreed = found.status == exception_requests.APPROVED
     until = window.today_ends(now, zone)
     return {
-        "id": found.id, "status": found.status, "person": found.person.name,
-        "category": exception_requests.CATEGORIES[found.category],
+        "id": found.id, "status": found.status, "person": found.person.first_name,
         "window": window.describe(),
         "until": "the end of the day" if until.time() == time(0) else f"{until:%H:%M}",
         "approved_by": " and ".join(exception_requests.approved_by(found)) if agreed else None,

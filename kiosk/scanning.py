@@ -10,8 +10,8 @@ from flask import Response, current_app, jsonify
 from kiosk.answers import refused, status_for
 from kiosk.extensions import db
 from register import scans
-from register.accounts import kiosk_for_token
 from register.db import read_only, unit_of_work
+from register.kiosks import kiosk_for_token
 
 KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{scans.MAX_KEY_LENGTH}}}")
 
@@ -20,8 +20,10 @@ class BadScanRequest(ValueError):
     """The JSON itself is wrong: a 400 whose message says what to send."""
 
 
-def parse_scan(payload: object) -> scans.ScanRequest:
-    """``{"code", "key"?, "scanned_at"?, "source"?}`` from the page or the kiosk agent."""
+def parse_scan(payload: object, browser: bool = False) -> scans.ScanRequest:
+    """``{"code", "key"?, "scanned_at"?, "source"?, "entry"?}`` from the page or the kiosk
+    agent. The kiosk's browser (``browser``: its cookie) sends only page scans, and a code it
+    does not say was scanned counts as typed; what carries the agent's token is a reader's."""
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
         raise BadScanRequest('Send JSON like {"code": "..."}.')
     key = payload.get("key")
@@ -30,8 +32,14 @@ def parse_scan(payload: object) -> scans.ScanRequest:
     source = payload.get("source", scans.PAGE)
     if source not in scans.SOURCES:
         raise BadScanRequest(f"source must be one of: {', '.join(scans.SOURCES)}.")
+    if browser and source != scans.PAGE:
+        raise BadScanRequest("The kiosk page sends source page: readers' scans come from the "
+                             "kiosk agent, with its token.")
+    entry = payload.get("entry", scans.TYPED if browser else scans.SCANNER)
+    if entry not in scans.ENTRIES:
+        raise BadScanRequest(f"entry must be one of: {', '.join(scans.ENTRIES)}.")
     return scans.ScanRequest(payload["code"], key, _scanned_at(payload.get("scanned_at")),
-                             source)
+                             source, entry)
 
 
 def _scanned_at(value: object) -> datetime | None:
@@ -50,18 +58,18 @@ def _scanned_at(value: object) -> datetime | None:
 
 
 def scan_response(token: str | None, payload: object, unknown: tuple[str, str],
-                  ) -> tuple[Response, int]:
-    """The JSON response for a scan from the kiosk whose token this is (``unknown``: the
-    reason and sentence if there is none): 200 when something was done or asked, 4xx if not.
-    One read-only look finds the kiosk and any answer already stored under the scan's key;
-    a new scan is then one unit of work."""
+                  browser: bool = False) -> tuple[Response, int]:
+    """The JSON response for a scan from the kiosk whose token this is (its agent's, or with
+    ``browser`` its paired browser's; ``unknown``: the reason and sentence if there is none):
+    200 when something was done or asked, 4xx if not. One read-only look finds the kiosk and
+    any answer already stored under the scan's key; a new scan is then one unit of work."""
     try:
-        request: scans.ScanRequest | None = parse_scan(payload)
+        request: scans.ScanRequest | None = parse_scan(payload, browser)
     except BadScanRequest as error:
         request, bad = None, str(error)
     session = db.session()
     with read_only(session):
-        kiosk = kiosk_for_token(session, token)
+        kiosk = kiosk_for_token(session, token, browser)
         kiosk_id = kiosk.id if kiosk is not None else None
         answer = None
         if kiosk_id is not None and request is not None and request.key:

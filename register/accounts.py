@@ -1,21 +1,20 @@
-"""Office, SLT and admin accounts; kiosk pairing tokens; sign-in throttling."""
+"""Office, SLT and admin accounts; sign-in throttling. (Kiosks: register/kiosks.py.)"""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from register import audit, passwords, sessions, throttle
 from register.errors import NotFound, ValidationError
-from register.models import Kiosk, LockerBank, LoginFailure, Person, Role, User, utc_now
+from register.models import LoginFailure, Person, Role, User, utc_now
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -82,42 +81,6 @@ def authenticate(
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     audit.record(session, username, "signin", f"user:{username}", at=now)
     return SignIn(user)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_kiosk(session: Session, name: str, bank_name: str) -> tuple[Kiosk, str]:
-    """A new kiosk and its token. The token is shown once; only its hash is kept."""
-    bank = session.scalar(select(LockerBank).where(LockerBank.name == bank_name))
-    if bank is None:
-        raise NotFound(f"There is no locker bank called {bank_name!r}.")
-    if session.scalar(select(Kiosk).where(Kiosk.name == name)):
-        raise ValidationError(f"A kiosk called {name} already exists.")
-    token = secrets.token_urlsafe(32)
-    kiosk = Kiosk(name=name, bank=bank, token_hash=hash_token(token))
-    session.add(kiosk)
-    audit.record(session, "cli", "kiosk.create", f"kiosk:{name}", f"bank {bank_name}")
-    return kiosk, token
-
-
-def reissue_kiosk_token(session: Session, kiosk: Kiosk) -> str:
-    token = secrets.token_urlsafe(32)
-    kiosk.token_hash = hash_token(token)
-    audit.record(session, "cli", "kiosk.token", f"kiosk:{kiosk.name}")
-    return token
-
-
-# One indexed read (token_hash is unique), with the kiosk's bank for the page.
-_KIOSK_BY_TOKEN = (select(Kiosk).where(Kiosk.token_hash == bindparam("token_hash"))
-                   .options(joinedload(Kiosk.bank)))
-
-
-def kiosk_for_token(session: Session, token: str | None) -> Kiosk | None:
-    if not token:
-        return None
-    return session.scalar(_KIOSK_BY_TOKEN, {"token_hash": hash_token(token)})
 
 
 # --- Accounts for admins, and everyone's own password (issue 9) ---------------------------

@@ -68,7 +68,7 @@ def _current(named: Named) -> Named:
     person, device = named.person, named.device
     if not person.active:
         raise ScanRefused(
-            LEFT, f"{person.name} is marked as having left. Please see the office.")
+            LEFT, f"{person.first_name} is marked as having left. Please see the office.")
     if device is not None and device.retired_at is not None:
         raise ScanRefused(
             RETIRED, f"This {device.description} was retired from the register. "

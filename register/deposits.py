@@ -52,7 +52,7 @@ class ScanResult:
     outcome: str
     message: str
     at: datetime
-    person: str | None = None
+    person: str | None = None  # first name only: the kiosk screen is public
     locker: int | None = None
     bank: str | None = None
     choices: list[PhoneChoice] = field(default_factory=list)
@@ -96,7 +96,7 @@ def for_person(session: Session, person: Person, now: datetime) -> Device | Scan
     in_lockers = lockers_of(session, [d.id for d in devices])
     choices = [PhoneChoice(d.label_code, d.description, in_lockers.get(d.id)) for d in devices]
     return ScanResult(CHOOSE, f"{person.first_name}, which phone?", now,
-                      person=person.name, choices=choices)
+                      person=person.first_name, choices=choices)
 
 
 def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
@@ -118,10 +118,10 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
         duty.start(session, owner.id, duty.EXCEPTION, kiosk.id, now)
         return ScanResult(
             ON_DUTY, f"{owner.first_name}, you are on duty with your phone until {note.until}, "
-            f"as agreed by {note.approved_by}.", now, person=owner.name, exception=note)
+            f"as agreed by {note.approved_by}.", now, person=owner.first_name, exception=note)
     duty.end(session, owner.id, duty.SIGN_OUT, now)
     return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
-                      person=owner.name, off_duty=True)
+                      person=owner.first_name, off_duty=True)
 
 
 def _note(exception: ExceptionRequest, now: datetime, zone: tzinfo,
@@ -147,7 +147,7 @@ def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> S
     return ScanResult(
         DEPOSITED,
         f"{owner.first_name}, put your phone in locker {locker.number} and close the door.",
-        now, person=owner.name, locker=locker.number, bank=kiosk.bank.name,
+        now, person=owner.first_name, locker=locker.number, bank=kiosk.bank.name,
     )
 
 
@@ -167,7 +167,7 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
     else:  # people leave early: collecting without an exception means going off duty
         duty.end(session, owner.id, duty.COLLECT, now)
         message = f"{take} You are now off duty."
-    return ScanResult(COLLECTED, message, now, person=owner.name, locker=locker.number,
+    return ScanResult(COLLECTED, message, now, person=owner.first_name, locker=locker.number,
                       bank=locker.bank.name, exception=note, off_duty=note is None)
 
 

@@ -297,9 +297,9 @@ class AlreadyAsked(RegisterError):
     reason = "already_asked"
 
     def __init__(self, request: ExceptionRequest) -> None:
-        super().__init__(f"You have already asked ({CATEGORIES[request.category]}, "
-                         f"{Window.of(request).describe()}). Waiting for SLT; please deposit "
-                         "your phone meanwhile.")
+        # Said on the kiosk's public screen: when, never why.
+        super().__init__(f"You have already asked ({Window.of(request).describe()}). Waiting "
+                         "for SLT; please deposit your phone meanwhile.")
         self.request = request
 
 

@@ -20,6 +20,10 @@ code, decides, writes and answers.
   answer (outcome ``identified``) is published for the page, which goes on to the request
   form, and the kiosk stops asking. The page's own scans never do this (the page knows what it
   is asking and calls ``/kiosk/identify`` itself).
+- Presence: a badge number acts only when a reader read it (the agent's readers, or a
+  keyboard-mode scanner typing into the page: ``entry`` ``scanner``). Typed by hand or on the
+  keypad it only names the person (``typed_badge``, first name only); a phone's label or IMEI
+  typed still acts, since it is read off the phone in hand.
 
 Refusals are raised before anything is written, and answered like any other outcome: stored
 under the key and published, with a ``reason`` the web layer maps to an HTTP status.
@@ -44,6 +48,12 @@ from register.models import Deposit, Device, Kiosk, Person, ScanReceipt, utc_now
 PAGE, SCANNER, RFID = "page", "scanner", "rfid"
 SOURCES = (PAGE, SCANNER, RFID)
 AGENT_SOURCES = (SCANNER, RFID)
+# How a code reached the kiosk page (``entry``): a keyboard-mode scanner or badge reader
+# typing into it, a person typing on a keyboard, or the on-screen keypad. The page tells them
+# apart by the time between keys.
+TYPED, KEYPAD = "typed", "keypad"
+ENTRIES = (SCANNER, TYPED, KEYPAD)
+TYPED_BADGE = "typed_badge"
 MAX_CLOCK_AHEAD = timedelta(minutes=1)  # an agent's clock a little ahead of ours is fine
 MAX_SCAN_AGE = timedelta(hours=24)
 SHOW_ON_PAGE_FOR = timedelta(seconds=60)  # older replays are recorded, not shown
@@ -57,10 +67,19 @@ AFTER_LAST_EVENT = timedelta(seconds=1)  # a clamped scan time, after the phone'
 
 @dataclass(frozen=True)
 class ScanRequest:
+    """``entry`` is how the code reached the page: the web layer says ``typed`` when the page
+    does not say, and a scan from the agent's readers (``source``) is always a reader's."""
+
     code: str
     key: str | None = None
     scanned_at: datetime | None = None
     source: str = PAGE
+    entry: str = SCANNER
+
+    @property
+    def read_by_a_reader(self) -> bool:
+        """Read off the badge or phone by a device, not typed by a person."""
+        return self.source in AGENT_SOURCES or self.entry == SCANNER
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,8 @@ def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime
         named = codes.resolve(session, request.code)
         if asking:
             return _identified(request.code, named.person)
+        if named.device is None and not request.read_by_a_reader:
+            return _typed_badge(named.person)
         found = named.device or for_person(session, named.person, when)
         if isinstance(found, ScanResult):  # "which phone?"
             return _body(found, zone)
@@ -161,9 +182,19 @@ def _asking(kiosk: Kiosk, when: datetime, now: datetime) -> bool:
     return until is not None and now < until and when >= until - ASK_FOR
 
 
+def _typed_badge(person: Person) -> dict[str, Any]:
+    """A badge number typed by hand proves nothing about who is at the kiosk: it names the
+    person (first name only) and does nothing. A label or an IMEI typed is on the phone in
+    hand, and acts."""
+    return refusal(TYPED_BADGE, f"Hello {person.first_name}: badge numbers typed by hand "
+                   "cannot collect or deposit. Please tap your badge or scan your phone's "
+                   "label.")
+
+
 def _identified(code: str, person: Person) -> dict[str, Any]:
     return {
-        "outcome": IDENTIFIED, "code": _shareable_code(code, person), "person": person.name,
+        "outcome": IDENTIFIED, "code": _shareable_code(code, person),
+        "person": person.first_name,
         "first_name": person.first_name, "locker": None,
         "message": f"{person.first_name}, tell us why you need your phone today.",
     }

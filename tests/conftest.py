@@ -4,6 +4,7 @@ TEST_DATABASE_URL names one (``make test`` runs the suite on both)."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from werkzeug.security import generate_password_hash
 
 from kiosk import create_app
 from kiosk.extensions import db
-from register import accounts, people, scans
+from register import kiosks, people, scans
 from register.db import configure_engine, database_url, unit_of_work
 from register.models import Base, Device, Kiosk, LockerBank, Person, User
 
@@ -114,8 +115,8 @@ class School:
 def build_school(session: Session) -> School:
     staff_room = people.add_bank(session, "Staff room", 4, "test")
     reception = people.add_bank(session, "Reception", 4, "test")
-    staff_kiosk, staff_token = accounts.create_kiosk(session, "Staff kiosk", "Staff room")
-    reception_kiosk, reception_token = accounts.create_kiosk(session, "Front kiosk", "Reception")
+    staff_kiosk, staff_token = kiosks.create_kiosk(session, "Staff kiosk", "Staff room")
+    reception_kiosk, reception_token = kiosks.create_kiosk(session, "Front kiosk", "Reception")
 
     def person(name: str, badge: str, locker: int | None = None) -> Person:
         return people.add_person(session, people.PersonDetails(
@@ -240,3 +241,24 @@ def auth(client) -> AuthActions:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- pairing a kiosk's browser -------------------------------------------------------------
+
+def new_pairing_code(app, kiosk_name: str = "Staff kiosk") -> str:
+    """A one-time pairing code for the kiosk, as an admin makes one."""
+    with app.app_context(), unit_of_work(db.session()) as session:
+        return kiosks.start_pairing(session, kiosks.kiosk_named(session, kiosk_name),
+                                    "test").code
+
+
+def pair_browser(client, kiosk_name: str = "Staff kiosk"):
+    """Pair ``client`` as the kiosk's screen, as its browser does once: a one-time code
+    typed at /kiosk/pair, exchanged for the browser's own cookie."""
+    code = new_pairing_code(client.application, kiosk_name)
+    form = client.get("/kiosk/pair").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    response = client.post("/kiosk/pair", data={"code": code,
+                                                "csrf_token": csrf.group(1) if csrf else ""})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response

@@ -18,8 +18,9 @@ from hardware.readers import open_reader
 from hardware.service import AgentSettings, KioskAgent
 from hardware.simulated import send, sim_socket_path
 from kiosk.extensions import db
-from register.accounts import kiosk_for_token
+from register.kiosks import kiosk_for_token
 from register.models import ScanReceipt
+from tests.conftest import pair_browser
 from tests.test_agent_service import (
     FAST,
     WebServer,
@@ -133,7 +134,7 @@ def test_seed_demo_hands_the_staff_room_kiosk_token_to_the_agent(app, runner, tm
 
 def test_the_simulator_page_needs_a_kiosk_or_an_office_sign_in(client, auth, web_school):
     assert client.get("/kiosk/simulate").status_code == 302
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     page = client.get("/kiosk/simulate")
     assert page.status_code == 200
     assert web_school.alice.badge_id in page.text

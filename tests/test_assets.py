@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from tests.conftest import pair_browser
+
 # A URL that leaves the product: scheme-relative or absolute, to any host.
 EXTERNAL = re.compile(r"(?:https?:)?//[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE)
 # XML namespaces look like URLs but are never fetched.
@@ -17,7 +19,7 @@ def external_urls(text: str) -> list[str]:
 
 
 def test_kiosk_and_office_pages_load_nothing_from_elsewhere(client, auth, web_school):
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     auth.login()
     alice = web_school.alice.id
     pages = ["/kiosk", "/login", "/office/", "/office/lockers", "/office/people/new",

@@ -9,7 +9,7 @@ from kiosk.extensions import db
 from register import accounts
 from register.errors import ValidationError
 from register.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, pair_browser
 
 OFFICE_PAGES = ["/office/", "/office/people/new", "/office/lockers"]
 SLT_PAGES = ["/slt/"]
@@ -79,7 +79,7 @@ def test_admin_reaches_everything(client, auth, web_school, page):
 @pytest.mark.parametrize("page", OFFICE_PAGES + SLT_PAGES)
 def test_kiosk_token_reaches_no_office_or_slt_page(client, web_school, page):
     headers = {"Authorization": f"Bearer {web_school.staff_kiosk_token}"}
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     assert client.get(page, headers=headers).status_code == 302
 
 
@@ -121,11 +121,12 @@ def test_forms_without_csrf_token_are_refused(app_config, web_school):
 def test_kiosk_scan_needs_csrf_header_but_api_does_not(app_config, web_school):
     app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
     client = app.test_client()
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     assert client.post("/kiosk/scan", json={"code": "x"}).status_code == 400
     page = client.get("/kiosk").data.decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    response = client.post("/kiosk/scan", json={"code": web_school.alice.badge_id},
+    response = client.post("/kiosk/scan", json={"code": web_school.alice.badge_id,
+                                                "entry": "scanner"},
                            headers={"X-CSRFToken": token})
     assert response.json["outcome"] == "deposited"
     api = client.post("/api/v1/scan", json={"code": web_school.alice.badge_id},

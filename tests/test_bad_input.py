@@ -40,7 +40,7 @@ from register.models import (
 )
 from register.people import normalise_code
 from register.text import MAX_ID, clean_text, whole_number
-from tests.conftest import LONDON, scan_code
+from tests.conftest import LONDON, pair_browser, scan_code
 
 # Modest: the suite runs twice on two cores. No example database (a failure shows its example;
 # .hypothesis/ then holds only caches, and git-ignores itself).
@@ -77,7 +77,7 @@ def assert_answered(response, *, json: bool = True) -> None:
 def page(app, web_school):
     """The staff-room kiosk's browser, paired by cookie."""
     browser = app.test_client()
-    assert browser.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}").status_code == 302
+    pair_browser(browser)
     return browser
 
 

@@ -18,8 +18,8 @@ def test_seed_demo_builds_a_believable_school_once(runner, app):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     assert "Demo school created." in first.output
-    tokens = re.findall(r"/kiosk/pair\?token=(\S+)", first.output)
-    assert len(tokens) == 2
+    codes = re.findall(r"/kiosk/pair#code=(\S+)", first.output)
+    assert len(codes) == 2
     with app.app_context():
         people = db.session.scalars(db.select(Person)).all()
         assert 55 <= len(people) <= 65
@@ -32,16 +32,16 @@ def test_seed_demo_builds_a_believable_school_once(runner, app):
             assert parse_imei(device.imei).imei == device.imei
     second = runner.invoke(args=["seed-demo"])
     assert "Demo data already present; kept as is." in second.output
-    new_tokens = re.findall(r"/kiosk/pair\?token=(\S+)", second.output)
-    assert set(new_tokens).isdisjoint(tokens), "each run prints working, fresh links"
+    new_codes = re.findall(r"/kiosk/pair#code=(\S+)", second.output)
+    assert set(new_codes).isdisjoint(codes), "each run prints working, fresh links"
     with app.app_context():
         assert len(db.session.scalars(db.select(Person)).all()) == len(people)
 
 
 def test_demo_links_and_logins_work(runner, app, client):
     output = runner.invoke(args=["seed-demo"]).output
-    token = re.findall(r"/kiosk/pair\?token=(\S+)", output)[-1]
-    client.get(f"/kiosk/pair?token={token}")
+    code = re.findall(r"/kiosk/pair#code=(\S+)", output)[-1]  # the Staff room kiosk's
+    assert client.post("/kiosk/pair", data={"code": code}).status_code == 303
     page = client.get("/kiosk").data.decode()
     sample = re.search(r'data-code="(PH[0-9A-Z]+)"', page).group(1)
     assert client.post("/kiosk/scan", json={"code": sample}).json["outcome"] == "deposited"
@@ -73,7 +73,12 @@ def test_create_kiosk_prints_a_working_token_once(runner, app, client):
         db.session.add(LockerBank(name="Hall", lockers=[Locker(number=1)]))
     result = runner.invoke(args=["create-kiosk", "Hall kiosk", "--bank", "Hall"])
     assert result.exit_code == 0, result.output
-    token = re.search(r"Token \(shown once; keep it safe\): (\S+)", result.output).group(1)
+    token = re.search(r"Agent token \(shown once; for the agent's token file\): (\S+)",
+                      result.output).group(1)
+    code = re.search(r"Pairing code for Hall kiosk: ([0-9A-Z]{4}-[0-9A-Z]{4}) ",
+                     result.output).group(1)
+    assert client.post("/kiosk/pair", data={"code": code}).status_code == 303
+    assert "Hall lockers" in client.get("/kiosk").get_data(as_text=True)
     response = client.post("/api/v1/scan", json={"code": "nobody"},
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 404  # authenticated; the code is simply unknown

@@ -43,7 +43,7 @@ def test_foreign_keys_are_enforced(session):
 def test_many_kiosks_scanning_at_once_never_fail_with_a_locked_database(engine, session):
     """Eight kiosks, forty phones, each scanned in and out: every scan is answered."""
     bank = people.add_bank(session, "Big bank", 40, "test")
-    from register.accounts import create_kiosk
+    from register.kiosks import create_kiosk
     kiosks = [create_kiosk(session, f"Kiosk {n}", "Big bank")[0] for n in range(8)]
     codes = []
     for n in range(40):

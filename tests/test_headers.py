@@ -12,6 +12,8 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
+from tests.conftest import pair_browser
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22})'")  # secrets.token_urlsafe(16)
 POLICY = {
@@ -75,8 +77,7 @@ def admin(client, auth, web_school):
 @pytest.fixture
 def paired(client, web_school):
     """The kiosk's browser, paired as IT does once."""
-    response = client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
-    assert response.status_code == 302
+    pair_browser(client)
     return client
 
 
@@ -150,7 +151,8 @@ def test_every_route_answers_with_the_headers_whatever_it_answers(app: Flask, ad
 
 
 def test_signed_out_pages_and_errors_carry_the_headers(client, web_school):
-    for path, status in (("/login", 200), ("/office/", 302), ("/kiosk", 403), ("/nothing", 404)):
+    for path, status in (("/login", 200), ("/office/", 302), ("/kiosk", 401), ("/kiosk/pair", 200),
+                         ("/nothing", 404)):
         response = client.get(path)
         assert response.status_code == status, path
         assert_common(response)

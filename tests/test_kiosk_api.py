@@ -9,6 +9,7 @@ from kiosk.extensions import db
 from register import kiosk_link
 from register.db import unit_of_work
 from register.models import AuditEvent, Deposit, LockCommand, utc_now
+from tests.conftest import pair_browser
 
 HEARTBEAT = "/api/v1/agent/heartbeat"
 READERS_OK = {"rfid": {"connected": True, "detail": ""}, "scanner": {"connected": True}}
@@ -29,7 +30,7 @@ def staff(web_school) -> dict[str, str]:
 def page(app, web_school):
     """The staff-room kiosk's browser, paired by cookie."""
     browser = app.test_client()
-    assert browser.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}").status_code == 302
+    pair_browser(browser)
     return browser
 
 

@@ -5,6 +5,7 @@ import pytest
 from kiosk.extensions import db
 from register.db import unit_of_work
 from register.models import Deposit
+from tests.conftest import pair_browser
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -13,22 +14,16 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def paired(client, web_school):
-    response = client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
-    assert response.status_code == 302
+    response = pair_browser(client)
     assert "HttpOnly" in response.headers["Set-Cookie"]
     return client
 
 
-def test_unpaired_browser_sees_how_to_pair(client, web_school):
+def test_unpaired_browser_is_sent_to_the_office(client, web_school):
     response = client.get("/kiosk")
-    assert response.status_code == 403
-    assert b"This kiosk is not set up yet" in response.data
-
-
-def test_bad_pairing_token_is_refused(client, web_school):
-    response = client.get("/kiosk/pair?token=guess")
-    assert response.status_code == 403
-    assert b"That pairing link is not valid" in response.data
+    assert response.status_code == 401
+    assert b"This kiosk is not paired" in response.data
+    assert b"Please see the office." in response.data
 
 
 def test_paired_kiosk_shows_its_bank_and_the_scan_prompt(paired):
@@ -67,7 +62,7 @@ def test_api_deposits_with_the_kiosk_token(client, web_school):
     assert response.status_code == 200
     body = response.json
     assert body["outcome"] == "deposited"
-    assert (body["locker"], body["bank"], body["person"]) == (1, "Reception", "Alice Adams")
+    assert (body["locker"], body["bank"], body["person"]) == (1, "Reception", "Alice")
 
 
 def test_api_choose_lists_the_phones(client, web_school):
@@ -135,7 +130,7 @@ def test_api_refuses_retired_phones_and_leavers(client, app, web_school):
 def test_api_needs_a_kiosk_token(client, web_school, headers):
     response = client.post("/api/v1/scan", json={"code": "x"}, headers=headers)
     assert response.status_code == 401
-    assert response.json["message"] == "Missing or unknown kiosk token."
+    assert response.json["message"] == "Missing, unknown or revoked kiosk token."
 
 
 @pytest.mark.parametrize("body", ['{"code": 5}', "not json", '["code"]'])

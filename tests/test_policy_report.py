@@ -14,7 +14,7 @@ from kiosk import slt_report
 from kiosk.extensions import db
 from register import policy_report
 from register.models import AuditEvent, Device, User
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, pair_browser
 from tests.test_compliance import AFTER, FIRST, LAST, LONDON, fortnight_rows, load_fortnight
 
 REPORT = "/slt/report?period=custom&from=2026-10-19&to=2026-10-30"
@@ -141,7 +141,7 @@ def test_who_reaches_the_report(client, auth, web_school, user, status):
 
 def test_signed_out_and_kiosk_token_are_sent_to_sign_in(client, web_school):
     assert client.get("/slt/report").status_code == 302
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     response = client.get("/slt/report",
                           headers={"Authorization": f"Bearer {web_school.staff_kiosk_token}"})
     assert response.status_code == 302 and "/login" in response.headers["Location"]

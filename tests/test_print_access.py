@@ -6,6 +6,7 @@ import pytest
 
 from kiosk.extensions import db
 from register.models import AuditEvent
+from tests.conftest import pair_browser
 
 
 def print_urls(school) -> list[str]:
@@ -47,7 +48,7 @@ def test_signed_out_is_sent_to_sign_in(client, web_school):
 
 def test_the_kiosk_token_reaches_none(client, web_school):
     bearer = {"Authorization": f"Bearer {web_school.staff_kiosk_token}"}
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")  # the kiosk's own cookie
+    pair_browser(client)  # the kiosk's own cookie
     for url in print_urls(web_school):
         response = client.get(url, headers=bearer)
         assert response.status_code == 302, url

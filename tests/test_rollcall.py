@@ -15,7 +15,7 @@ from register import people
 from register.imei import luhn_check_digit
 from register.models import AuditEvent
 from register.rollcall import roll_call
-from tests.conftest import scan_code
+from tests.conftest import pair_browser, scan_code
 
 LONDON = ZoneInfo("Europe/London")
 MORNING = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # a Wednesday; GMT, so UTC is local
@@ -158,7 +158,7 @@ def test_signed_out_and_the_kiosk_reach_no_report(client, web_school, app):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
     bearer = {"Authorization": f"Bearer {web_school.staff_kiosk_token}"}
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")  # the kiosk's own cookie
+    pair_browser(client)  # the kiosk's own cookie
     for url in urls:
         response = client.get(url, headers=bearer)
         assert response.status_code == 302 and "/login" in response.headers["Location"], url

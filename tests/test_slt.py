@@ -26,7 +26,7 @@ from register.models import (
     User,
     utc_now,
 )
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, pair_browser
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -105,7 +105,7 @@ def test_the_kiosk_token_cannot_decide(client, app, web_school):
     """A kiosk is no user: its token, as a bearer header or the paired browser's cookie,
     gets the sign-in page like anyone else, and nothing is decided."""
     request_id = ask(app, web_school.alice.id)
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     bearer = {"Authorization": f"Bearer {web_school.staff_kiosk_token}"}
     for url in (f"/slt/requests/{request_id}/approve", f"/slt/requests/{request_id}/decline"):
         response = client.post(url, data={"reason": "x"}, headers=bearer)
@@ -391,7 +391,7 @@ def test_a_request_form_with_a_problem_says_what(client, auth, app, web_school, 
 
 def test_the_request_form_is_for_office_and_slt(client, auth, web_school):
     assert client.get("/requests/new").status_code == 302
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     assert client.get("/requests/new").status_code == 302  # a kiosk is nobody
     for user in ("office", "slt", "admin"):
         auth.login(user)

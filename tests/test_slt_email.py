@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kiosk.extensions import db
 from register import notify
 from register.models import ExceptionRequest, User, utc_now
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, pair_browser
 
 
 def today() -> date:
@@ -179,7 +179,7 @@ def test_a_request_made_at_the_kiosk_is_emailed_too(
         app, client, web_school, slt_with_email, smtp_server):
     inbox, port = smtp_server
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), PUBLIC_URL=PUBLIC_URL)
-    client.get(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
+    pair_browser(client)
     response = client.post("/kiosk/exception-request", json={
         "code": web_school.alice.badge_id, "category": "emergency",
         "reason": "Son ill at home", "ends_on": today().isoformat()})

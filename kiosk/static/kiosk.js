@@ -6,6 +6,9 @@
 // typed here or read by the agent (the page tells the server it is asking, so the agent's next
 // scan arrives as an "identified" event instead of depositing), then three touch steps (why, in a few words, until when). The reason is typed on an
 // on-screen keyboard; a USB scanner's typing still goes to the hidden input, never into it.
+// Each scan says how its code arrived (entry): a keyboard-mode scanner types a whole code in
+// well under 100 ms, a person does not, so the time between keys tells them apart. A badge
+// number typed by hand or on the keypad only names the person: it acts for nobody.
 (() => {
   "use strict";
   const body = document.body;
@@ -28,6 +31,7 @@
     other_bank: "Phone is at another kiosk", empty: "Nothing scanned",
     unpaired: "Kiosk not set up", offline: "No connection", lock_failed: "Locker did not open",
     scan_time: "Scan not recorded", not_done: "Please scan again",
+    typed_badge: "Please tap your badge",
   };
   // Text icons the Pi's DejaVu fonts have; "phone" is the page's own SVG.
   const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!", on_duty: "phone",
@@ -39,10 +43,14 @@
   const REPEAT_MS = 1000; // the same code again within this is the scanner repeating itself
   const RETRY_MS = [400, 1200]; // a scan that could not be sent is retried with the same key
   const POLL_MS = 1000;
+  // A scanner's keys, the Enter after them included, come a few ms apart; a person's, 100 ms
+  // or more. Any longer gap and the code counts as typed.
+  const SCANNER_GAP_MS = 50;
   const OFFLINE_AFTER_FAILED_POLLS = 3;
   const OFFLINE = { kind: "offline",
                     message: "No connection to the school server — please see the office" };
   let idleTimer = null, countdownTimer = null, typed = "";
+  let keyTimes = []; // when each key of the code in the hidden input was pressed
   // "scan": a scan deposits or collects; "ask": it only identifies; "form": a request is being
   // made for ask.code, whose own badge scanned again is ignored.
   let mode = "scan";
@@ -178,7 +186,7 @@
     }
     if (outcome === "collected" && data.off_duty) return "→ You are now off duty.";
     if (outcome === "requested" && data.request) {
-      return `You asked: ${data.request.category}, ${data.request.window}.`;
+      return `You asked for: ${data.request.window}.`; // never why: the screen is public
     }
     if (outcome === "agreed") return "Scan as usual: there is no need to ask again.";
     return "";
@@ -196,7 +204,7 @@
     where.textContent =
       choice.locker != null ? `Now in locker ${choice.locker}` : "Not in a locker";
     button.append(name, where);
-    button.addEventListener("click", () => send(choice.code));
+    button.addEventListener("click", () => send(choice.code, "keypad")); // a label: it acts
     return button;
   }
 
@@ -218,21 +226,22 @@
 
   const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-  // A scan acts at once, whatever is on screen: it replaces any message or keypad.
-  async function send(code) {
+  // A scan acts at once, whatever is on screen: it replaces any message or keypad. ``entry``:
+  // "scanner", "typed" or "keypad".
+  async function send(code, entry) {
     code = code.trim();
     if (!code || isRepeat(code)) return;
     const request = ++latestRequest;
     setMode("scan"); ask = null;
     stopTimers();
     show("busy");
-    const answer = await post({ code, key: newKey(), source: "page" });
+    const answer = await post({ code, key: newKey(), source: "page", entry });
     if (request === latestRequest) showResult(answer); // else a newer scan has taken over
   }
 
   // Every code, from the scanner, the keypad or a demo button, comes here: what it does
   // depends on what the screen is asking for.
-  function take(code) {
+  function take(code, entry) {
     code = code.trim();
     if (!code) return;
     if (mode === "ask") {
@@ -240,7 +249,7 @@
     } else if (mode === "form" && sameCode(code, ask.code)) {
       // The person asking scanned again: their form stays as it is.
     } else {
-      send(code);
+      send(code, entry);
     }
   }
 
@@ -335,11 +344,26 @@
 
   // --- the scanner ---------------------------------------------------------------------------
 
-  function takeScannerCode() {
+  // "scanner" if every key of ``code``, and the suffix at ``endedAt``, came within
+  // SCANNER_GAP_MS of the one before; "typed" if not, or if some characters came without a
+  // key (pasted). Event times, not the time handled: a busy page does not slow a scanner.
+  function entryOf(code, endedAt) {
+    const times = [...keyTimes, endedAt];
+    keyTimes = [];
+    if (times.length - 1 < code.length) return "typed";
+    for (let i = 1; i < times.length; i += 1) {
+      if (times[i] - times[i - 1] > SCANNER_GAP_MS) return "typed";
+    }
+    return "scanner";
+  }
+
+  function takeScannerCode(endedAt) {
     const code = scanner.value;
     scanner.value = "";
-    take(code);
+    take(code, entryOf(code, endedAt));
   }
+
+  const isKey = (event) => event.key.length === 1 && !event.ctrlKey && !event.altKey;
 
   // Enter, Tab, or CR/LF sent as Ctrl+M / Ctrl+J, ends a code.
   const isSuffix = (event) => event.key === "Enter" || event.key === "Tab"
@@ -348,22 +372,26 @@
   scanner.addEventListener("keydown", (event) => {
     if (isSuffix(event)) {
       event.preventDefault();
-      takeScannerCode();
+      takeScannerCode(event.timeStamp);
+    } else if (isKey(event)) {
+      if (scanner.value === "") keyTimes = []; // a new code starts
+      keyTimes.push(event.timeStamp);
     }
   });
   // A suffix that arrives as a character (a tab or line break inserted as text).
-  scanner.addEventListener("input", () => {
+  scanner.addEventListener("input", (event) => {
     const parts = scanner.value.split(/[\t\r\n]/);
     if (parts.length === 1) return;
     scanner.value = parts.pop();
-    parts.forEach(take);
+    const entry = entryOf(parts.join(""), event.timeStamp);
+    parts.forEach((part) => take(part, entry));
   });
   // Typing that lands elsewhere (a button kept focus) belongs to the scanner.
   document.addEventListener("keydown", (event) => {
-    if (event.target === scanner || event.key.length !== 1 || event.ctrlKey || event.altKey) {
-      return;
-    }
+    if (event.target === scanner || !isKey(event)) return;
     event.preventDefault();
+    if (scanner.value === "") keyTimes = [];
+    keyTimes.push(event.timeStamp);
     scanner.value += event.key;
     keepFocus();
   });
@@ -386,11 +414,12 @@
     typed = typed.slice(0, -1); $("typed").textContent = typed;
   });
   $("key-enter").addEventListener("click", () => {
-    const code = typed; typed = ""; $("typed").textContent = ""; take(code);
+    const code = typed; typed = ""; $("typed").textContent = ""; take(code, "keypad");
   });
   $("done").addEventListener("click", goIdle);
+  // Demo buttons play what a scanner would type (the demo only: production has none).
   document.querySelectorAll(".demo-code").forEach((button) =>
-    button.addEventListener("click", () => take(button.dataset.code)));
+    button.addEventListener("click", () => take(button.dataset.code, "scanner")));
 
   // --- asking for an exception ---------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 
 from kiosk.extensions import db
 from register.models import Role, User
+from tests.conftest import new_pairing_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -169,12 +170,19 @@ class KioskScreen:
 
 
 @pytest.fixture
-def kiosk(page: Page, web_school: Any) -> KioskScreen:
-    """The staff-room kiosk, paired by its token as IT does once, showing its idle screen."""
-    page.goto(f"/kiosk/pair?token={web_school.staff_kiosk_token}")
-    page.wait_for_url("**/kiosk")
+def kiosk(page: Page, app: Flask, web_school: Any) -> KioskScreen:
+    """The staff-room kiosk, paired as IT does once (a pairing code's link), showing its idle
+    screen."""
+    pair_page(page, app)
     expect(page.locator("#idle")).to_be_visible()
     return KioskScreen(page)
+
+
+def pair_page(page: Page, app: Flask, kiosk_name: str = "Staff kiosk") -> None:
+    """Open a pairing link, as the QR code on the admin's page holds it: the page submits the
+    code from the fragment and lands on the kiosk screen."""
+    page.goto(f"/kiosk/pair#code={new_pairing_code(app, kiosk_name)}")
+    page.wait_for_url("**/kiosk")
 
 
 OFFICE_USER = ("browser-office", "a long browser test password")

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from kiosk.extensions import db
-from register import accounts, people
+from register import kiosks, people
 from register.imei import luhn_check_digit
 from tests.conftest import scan_code
 from tests.pdf_tools import flat, page_texts, reader, render
@@ -40,7 +40,7 @@ def on_site(app: Flask, web_school):
     """Everyone in VISITORS scanned in at the main hall, with the test school's three."""
     with app.app_context(), Session(db.engine) as session:
         people.add_bank(session, "Main hall", 40, "test")
-        hall, _ = accounts.create_kiosk(session, "Hall kiosk", "Main hall")
+        hall, _ = kiosks.create_kiosk(session, "Hall kiosk", "Main hall")
         codes = [web_school.alice.badge_id, web_school.bob_phone.label_code,
                  web_school.carol.badge_id, web_school.bob_work_phone.label_code]
         hall_codes = []
