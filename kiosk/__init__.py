@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk import config, headers
 from kiosk.extensions import csrf, db
@@ -21,6 +22,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
     # The environment, then a test's settings; refuses to start if production lacks a setting.
     app.config.from_mapping(config.load(app.instance_path, test_config))
+    if proxies := int(app.config["TRUSTED_PROXIES"]):
+        # The client's address (sign-in throttling) and scheme (HSTS, secure redirects) as
+        # the trusted proxies saw them; X-Forwarded-Host stays unread (TRUSTED_HOSTS decides).
+        proxied = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         # A database server may restart under us; a SQLite file cannot go away like that, and

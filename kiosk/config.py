@@ -43,6 +43,8 @@ def from_environment(instance_path: str) -> dict[str, object]:
         # A kiosk page stays open for days: its CSRF token lives as long as its session.
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Reverse proxies in front of the app that add X-Forwarded-For/-Proto (checked by load).
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", "").strip() or 0,
     }
     for name in ("SECRET_KEY", "TRUSTED_HOSTS"):
         if env.get(name):
@@ -70,6 +72,10 @@ def load(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict
     ) if problem]
     try:
         settings["TRUSTED_HOSTS"] = trusted_hosts(settings, production)
+    except ConfigError as error:
+        problems.append(str(error))
+    try:
+        settings["TRUSTED_PROXIES"] = trusted_proxies(settings.get("TRUSTED_PROXIES"))
     except ConfigError as error:
         problems.append(str(error))
     if problems:
@@ -134,3 +140,20 @@ def trusted_hosts(settings: Mapping[str, object], production: bool) -> list[str]
                           "or TRUSTED_HOSTS=phones.school.example,10.0.0.5 (comma-separated). "
                           "Requests naming any other host are refused.")
     return list(dict.fromkeys([*names, *LOOPBACK_HOSTS]))
+
+
+MAX_TRUSTED_PROXIES = 5
+
+
+def trusted_proxies(value: object) -> int:
+    """How many reverse proxies stand in front of the app, each adding itself to
+    X-Forwarded-For and X-Forwarded-Proto: 0 (the default) trusts neither header. Too many
+    would let a client choose the address it is throttled under; too few puts every sign-in
+    under the proxy's address."""
+    text = str(value if value is not None else 0).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_TRUSTED_PROXIES:
+        raise ConfigError(f"TRUSTED_PROXIES={text} is not a number of proxies: give how many "
+                          "reverse proxies (nginx, a load balancer) stand between staff and "
+                          f"this server, 0 to {MAX_TRUSTED_PROXIES}, e.g. TRUSTED_PROXIES=1 "
+                          "behind one nginx; 0 (the default) when browsers connect directly.")
+    return int(text)

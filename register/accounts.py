@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from register import audit, passwords, sessions, throttle
 from register.errors import NotFound, ValidationError
-from register.models import LoginFailure, Person, Role, User, utc_now
+from register.models import Person, Role, User, utc_now
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-MIN_PASSWORD_LENGTH = 10
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the username is unknown, so both cases take the same time. Made
-    then, not at import: scrypt takes 32 MiB that a worker which signs nobody in need not
-    reach (a worker's peak is its memory: bench/register_print.py)."""
-    return generate_password_hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
 @dataclass(frozen=True)
@@ -42,11 +31,10 @@ def create_user(session: Session, username: str, password: str, role: str,
     username = username.strip().lower()
     if role not in set(Role):
         raise ValidationError(f"Role must be one of: {', '.join(Role)}.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+    passwords.check_new_password(password, username)
     if session.scalar(select(User).where(User.username == username)):
         raise ValidationError(f"A user called {username} already exists.")
-    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    user = User(username=username, password_hash=passwords.hash_password(password), role=role)
     session.add(user)
     audit.record(session, actor, "user.create", f"user:{username}", f"role {role}")
     return user
@@ -57,28 +45,26 @@ def authenticate(
     now: datetime | None = None,
 ) -> SignIn:
     """Check a sign-in, inside the caller's unit of work, which commits whatever the outcome:
-    failures count across all workers."""
+    the attempt is counted (register.throttle) before the password is checked, and a held-back
+    attempt never checks it. A hash in an old form or at old parameters is replaced here."""
     now = now or utc_now()
     # What no username holds (a NUL, control characters) cannot match one: PostgreSQL refuses
     # a NUL in a query outright.
     username = username.replace("\x00", "").strip().lower()
-    since = now - FAILURE_WINDOW
-    failures = session.scalar(
-        select(func.count()).select_from(LoginFailure)
-        .where(LoginFailure.username == username, LoginFailure.at > since)
-    ) or 0
-    if failures >= MAX_FAILURES:
-        return SignIn(None, "Too many failed attempts for this account. Wait 15 minutes or ask "
-                            "an admin.")
+    attempt = throttle.reserve(session, username, remote_addr, now)
+    if attempt.held:
+        return SignIn(None, attempt.refusal)
     user = session.scalar(select(User).where(User.username == username, User.active))
-    if user is None or not check_password_hash(user.password_hash, password):
+    if user is None or not passwords.verify_password(user.password_hash, password):
         if user is None:
-            check_password_hash(_dummy_hash(), password)
-        session.add(LoginFailure(username=username, remote_addr=remote_addr, at=now))
-        audit.record(session, f"anonymous@{remote_addr}", "signin.failed", f"user:{username}",
-                     at=now)
+            passwords.verify_dummy(password)
+        throttle.failed(session, attempt)
+        audit.record(session, f"anonymous@{attempt.address}", "signin.failed",
+                     f"user:{attempt.username}", at=now)
         return SignIn(None, "That username and password do not match.")
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    throttle.succeeded(session, attempt)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
     audit.record(session, username, "signin", f"user:{username}", at=now)
     return SignIn(user)
 

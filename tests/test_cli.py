@@ -65,7 +65,7 @@ def test_create_user_reads_the_password_from_stdin(runner, app):
 def test_create_user_refuses_a_short_password(runner):
     result = runner.invoke(args=["create-user", "x", "--role", "office"], input="short\n")
     assert result.exit_code != 0
-    assert "at least 10 characters" in result.output
+    assert "at least 12 characters" in result.output
 
 
 def test_create_kiosk_prints_a_working_token_once(runner, app, client):
