@@ -58,14 +58,18 @@ def _person_form(person: Any, values: Any, error: str | None = None) -> tuple[st
     ), 422 if error else 200
 
 
-@bp.route("/", endpoint="people")
+@bp.route("/", endpoint="people", methods=["GET", "POST"])
 def people_list() -> str:
-    query = request.args.get("q", "")
-    category = request.args.get("category", "")
-    include_left = request.args.get("left") == "1"
+    """Everyone, or a search. The search text comes only in a POST, never in the URL: it may
+    be an IMEI, and a URL ends up in access logs and browser history."""
+    form = request.form if request.method == "POST" else request.args
+    query = request.form.get("q", "").strip() if request.method == "POST" else ""
+    category = form.get("category", "")
+    include_left = form.get("left") == "1"
     with unit_of_work(db.session()) as session:
         found = people.search_people(session, query, category, include_left)
-        audit.record(session, actor(), "register.search", detail=f"{len(found)} people listed")
+        audit.record(session, actor(), "register.search", detail=(
+            f"{len(found)} people listed" + ("; searched by text" if query else "")))
         return render_template("office/people.html", people=found, q=query, category=category,
                                include_left=include_left, categories=list(Category))
 
@@ -97,8 +101,9 @@ def person_view(person_id: int) -> str:
 @bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
 def person_edit(person_id: int) -> Any:
     if request.method == "GET":
-        with read_only(db.session()):
+        with unit_of_work(db.session()) as session:
             person = _get(people.get_person, person_id)
+            audit.record(session, actor(), "person.edit_form", f"person:{person.id}")
             return _person_form(person, {
                 "name": person.name, "category": person.category,
                 "badge_id": person.badge_id or "", "email": person.email,
@@ -159,9 +164,11 @@ def device_new(person_id: int) -> Any:
 
 @bp.route("/devices/<int:device_id>/edit", methods=["GET", "POST"])
 def device_edit(device_id: int) -> Any:
-    if request.method == "GET":
-        with read_only(db.session()):
+    if request.method == "GET":  # the form shows the full IMEIs: who looked is recorded
+        with unit_of_work(db.session()) as session:
             device = _get(people.get_device, device_id)
+            audit.record(session, actor(), "device.edit_form", f"device:{device.id}",
+                         f"person:{device.owner_id}")
             return _device_form(device.owner, device, {
                 "imei": device.imei, "imei2": device.imei2 or "", "make": device.make,
                 "model": device.model,

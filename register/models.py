@@ -13,6 +13,7 @@ import enum
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     Date,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -317,6 +319,25 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     # sha256 of the previous entry's hash and this entry's fields: `audit-verify` walks it.
     entry_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+# PostgreSQL refuses to change or delete an audit entry, whoever asks (the app, a script,
+# psql): made with the table by create_all (the tests) and by migration 7c4d2e9a1f30.
+AUDIT_APPEND_ONLY = (
+    """CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE =
+            'audit entries cannot be changed or deleted (' || TG_OP || ' of entry '
+            || OLD.id || ')';
+    END
+    $$""",
+    """CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""",
+)
+for _statement in AUDIT_APPEND_ONLY:
+    event.listen(AuditEvent.__table__, "after_create",
+                 DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 
 
 # --- readers, locks and the kiosk agent -------------------------------------------

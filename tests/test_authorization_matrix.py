@@ -74,6 +74,7 @@ ALLOWED.update({
 #
 # The audit trail (kiosk/audit_views.py).
 ALLOWED.update({
+    "audit_views.audit_trail": ADMINS,
 })
 
 

@@ -271,7 +271,7 @@ def test_the_office_forms_never_fail_and_refusals_write_nothing(office, app, web
             after = counts(app)
             assert {k: after[k] for k in ("Person", "Device")} == \
                 {k: before[k] for k in ("Person", "Device")}
-        assert_answered(office.get("/office/", query_string={"q": query}), json=False)
+        assert_answered(office.post("/office/", data={"q": query}), json=False)
         with app.app_context():
             for name, badge in db.session.execute(select(Person.name, Person.badge_id)):
                 assert name == clean_text(name).strip() and name

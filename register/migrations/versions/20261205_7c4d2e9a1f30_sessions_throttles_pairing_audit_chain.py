@@ -9,7 +9,8 @@ Create Date: 2026-12-05 15:10:00
 from alembic import op
 import sqlalchemy as sa
 
-from register.models import UtcDateTime
+from register import audit
+from register.models import AUDIT_APPEND_ONLY, UtcDateTime
 
 
 revision = '7c4d2e9a1f30'
@@ -56,9 +57,39 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('entry_hash', sa.String(length=64), nullable=False,
                                       server_default=''))
+    _chain_the_audit_entries_already_there()
+    if op.get_bind().dialect.name == 'postgresql':
+        for statement in AUDIT_APPEND_ONLY:  # no UPDATE or DELETE of an entry from now on
+            op.execute(statement)
+
+
+def _chain_the_audit_entries_already_there() -> None:
+    """Hash the entries made before the chain, in id order, as register.audit.record would
+    have (in chunks: a school's year of entries need not be in memory at once)."""
+    connection = op.get_bind()
+    entries = sa.table('audit_events', sa.column('id', sa.Integer()),
+                       sa.column('at', UtcDateTime()), sa.column('actor', sa.String()),
+                       sa.column('action', sa.String()), sa.column('subject', sa.String()),
+                       sa.column('detail', sa.Text()), sa.column('entry_hash', sa.String()))
+    write = (entries.update().where(entries.c.id == sa.bindparam('entry_id'))
+             .values(entry_hash=sa.bindparam('entry_hash')))
+    read = sa.select(entries.c.id, entries.c.at, entries.c.actor, entries.c.action,
+                     entries.c.subject, entries.c.detail).order_by(entries.c.id).limit(5000)
+    last_id, last_hash = None, ''
+    while True:
+        rows = connection.execute(
+            read if last_id is None else read.where(entries.c.id > last_id)).all()
+        if not rows:
+            return
+        hashes = audit.backfill(rows, last_hash)
+        connection.execute(write, hashes)
+        last_id, last_hash = rows[-1].id, hashes[-1]['entry_hash']
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events')
+        op.execute('DROP FUNCTION IF EXISTS audit_events_append_only()')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_column('entry_hash')
     with op.batch_alter_table('kiosks', schema=None) as batch_op:
