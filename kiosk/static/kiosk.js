@@ -43,9 +43,11 @@
   const REPEAT_MS = 1000; // the same code again within this is the scanner repeating itself
   const RETRY_MS = [400, 1200]; // a scan that could not be sent is retried with the same key
   const POLL_MS = 1000;
-  // A scanner's keys, the Enter after them included, come a few ms apart; a person's, 100 ms
-  // or more. Any longer gap and the code counts as typed.
-  const SCANNER_GAP_MS = 50;
+  // A scanner's keys, the Enter after them included, come a few ms apart (a 10-digit badge
+  // in well under 100 ms); a person's 100 ms or more, and nobody keeps up 40 ms a key. A
+  // busy Pi may delay one key, so the average decides, with a ceiling on any single gap.
+  const SCANNER_MEAN_GAP_MS = 40;
+  const SCANNER_MAX_GAP_MS = 120;
   const OFFLINE_AFTER_FAILED_POLLS = 3;
   const OFFLINE = { kind: "offline",
                     message: "No connection to the school server — please see the office" };
@@ -344,17 +346,17 @@
 
   // --- the scanner ---------------------------------------------------------------------------
 
-  // "scanner" if every key of ``code``, and the suffix at ``endedAt``, came within
-  // SCANNER_GAP_MS of the one before; "typed" if not, or if some characters came without a
-  // key (pasted). Event times, not the time handled: a busy page does not slow a scanner.
+  // "scanner" if the keys of ``code`` and the suffix at ``endedAt`` came at a scanner's pace;
+  // "typed" if not, or if some characters came without a key (pasted). Event times, not
+  // when the page got round to them: a busy page does not slow a scanner down.
   function entryOf(code, endedAt) {
     const times = [...keyTimes, endedAt];
     keyTimes = [];
-    if (times.length - 1 < code.length) return "typed";
-    for (let i = 1; i < times.length; i += 1) {
-      if (times[i] - times[i - 1] > SCANNER_GAP_MS) return "typed";
-    }
-    return "scanner";
+    if (times.length - 1 < code.length || times.length < 2) return "typed";
+    const gaps = times.slice(1).map((time, i) => time - times[i]);
+    const mean = (times[times.length - 1] - times[0]) / gaps.length;
+    return mean <= SCANNER_MEAN_GAP_MS && Math.max(...gaps) <= SCANNER_MAX_GAP_MS
+      ? "scanner" : "typed";
   }
 
   function takeScannerCode(endedAt) {
