@@ -234,6 +234,14 @@ def test_behind_one_trusted_proxy_the_forwarded_address_is_the_clients(proxied_c
     assert b"Try again" in spoofed.data
 
 
+def test_hsts_behind_a_trusted_proxy_comes_from_x_forwarded_proto(proxied_client, client):
+    over_https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": HERE}
+    assert "Strict-Transport-Security" in proxied_client.get("/login", headers=over_https).headers
+    assert "Strict-Transport-Security" not in proxied_client.get("/login").headers
+    # Without TRUSTED_PROXIES the header is the client's word, and not believed.
+    assert "Strict-Transport-Security" not in client.get("/login", headers=over_https).headers
+
+
 @pytest.mark.parametrize("value", ["one", "-1", "6", "1.5", "²"])
 def test_trusted_proxies_must_be_a_small_number(tmp_path, value):
     with pytest.raises(ConfigError, match=f"TRUSTED_PROXIES={value} is not a number"):
