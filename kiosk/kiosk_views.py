@@ -86,8 +86,10 @@ def pair_code() -> Any:
     with unit_of_work(db.session()) as session:  # a wrong code is counted: commit either way
         paired = kiosks.pair_browser(session, request.form.get("code", ""),
                                      request.remote_addr or "")
-    if paired.browser_token is None:
-        return render_template("kiosk/pair.html", error=paired.refusal), \
+    if paired.browser_token is None:  # the code as typed stays in the field, to check
+        typed = kiosks.normalise_pairing_code(request.form.get("code", ""))[:kiosks.CODE_LENGTH]
+        return render_template("kiosk/pair.html", error=paired.refusal,
+                               typed=kiosks.group(typed) if len(typed) > 4 else typed), \
             status_for(paired.reason)
     response = redirect(url_for("kiosk.screen"), 303)
     response.set_cookie(COOKIE, paired.browser_token, max_age=FIVE_YEARS, httponly=True,

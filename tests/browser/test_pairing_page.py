@@ -3,10 +3,13 @@ page; the kiosk's browser types it on its on-screen keypad and shows the locker 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+import zxingcpp
 from flask import Flask
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -48,7 +51,8 @@ def test_an_admin_pairs_a_kiosk_screen_with_a_one_time_code(
     assert len(code) == 9 and code[4] == "-"
     link = f"/kiosk/pair#code={code.replace('-', '')}"  # the code in the fragment: never sent
     expect(admin.locator(".pairing-link")).to_contain_text(link)
-    expect(admin.locator("svg.pairing-qr")).to_be_visible()
+    qr = Image.open(io.BytesIO(admin.locator("svg.pairing-qr").screenshot()))
+    assert [found.text for found in zxingcpp.read_barcodes(qr)] == [live_server + link]
     camera.office(admin, "kiosks-pair")
 
     # The kiosk: a browser of its own, on the Pi's touch display.
