@@ -28,10 +28,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         proxied = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
         app.wsgi_app = proxied  # type: ignore[method-assign]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # A statement's values (IMEIs, names, token hashes) never reach a log line: not with SQL
+    # logging on, nor in the message of a database error that gunicorn logs with its traceback.
+    engine_options.setdefault("hide_parameters", True)
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         # A database server may restart under us; a SQLite file cannot go away like that, and
         # the ping would cost every unit of work a statement.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+        engine_options.setdefault("pool_pre_ping", True)
 
     db.init_app(app)
     csrf.init_app(app)
