@@ -298,11 +298,16 @@ def import_template() -> Response:
 
 @bp.route("/import", methods=["POST"])
 def import_upload() -> tuple[str, int]:
-    """Show what the file would do. Writes nothing: the office confirms on the next page."""
+    """Show what the file would do. Writes nothing but the audit entry for a page of full
+    IMEIs: the office confirms on the next page."""
     try:
         csv_text = _uploaded_csv()
-        with read_only(db.session()) as session:
-            return _preview_page(importer.preview_import(session, csv_text), csv_text)
+        with unit_of_work(db.session()) as session:
+            preview = importer.preview_import(session, csv_text)
+            audit.record(session, actor(), "register.import_preview",
+                         detail=f"{len(preview.rows)} row{'' if len(preview.rows) == 1 else 's'}"
+                         " shown")
+            return _preview_page(preview, csv_text)
     except RegisterError as error:
         return _import_page(str(error), 422)
 

@@ -491,6 +491,16 @@ def test_every_page_with_a_full_imei_is_recorded(app, office, web_school, path):
     assert web_school.bob_phone.imei not in new[0].detail + new[0].subject
 
 
+def test_the_import_preview_is_recorded(app, office):
+    """The preview shows each row's IMEIs: who looked, and how many rows."""
+    response = office.post("/office/import", data={
+        "text": "name,category,imei\nDan Dale,staff,356938035643809\n"})
+    assert response.status_code == 200 and "356938035643809" in response.data.decode()
+    last = entries(app)[-1]
+    assert (last.actor, last.action, last.detail) == (
+        "office", "register.import_preview", "1 row shown")
+
+
 # --- office search: IMEIs never in a URL ---------------------------------------------------
 
 def test_a_search_by_imei_is_posted_and_finds_the_phone(app, office, web_school):
