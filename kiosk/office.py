@@ -68,8 +68,9 @@ def people_list() -> str:
     include_left = form.get("left") == "1"
     with unit_of_work(db.session()) as session:
         found = people.search_people(session, query, category, include_left)
-        audit.record(session, actor(), "register.search", detail=(
-            f"{len(found)} people listed" + ("; searched by text" if query else "")))
+        listed = f"{len(found)} {'person' if len(found) == 1 else 'people'} listed"
+        audit.record(session, actor(), "register.search",
+                     detail=listed + ("; searched by text" if query else ""))
         return render_template("office/people.html", people=found, q=query, category=category,
                                include_left=include_left, categories=list(Category))
 

@@ -515,8 +515,8 @@ def test_a_search_by_imei_is_posted_and_finds_the_phone(app, office, web_school)
     assert "Bob Brown" in found and "Alice Adams" not in found
     assert "found for your search" in found
     search = entries(app)[-1]
-    assert (search.action, search.detail) == ("register.search", "1 people listed; searched "
-                                                                  "by text")
+    assert (search.action, search.detail) == ("register.search",
+                                              "1 person listed; searched by text")
 
 
 def test_a_search_in_the_url_is_not_run(office):
