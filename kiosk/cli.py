@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -13,13 +12,12 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 
 from kiosk.extensions import db
 from register import accounts, audit, kiosks
 from register.db import read_only, unit_of_work
-from register.errors import RegisterError, ValidationError
-from register.models import Person, Role
+from register.errors import RegisterError
+from register.models import Role
 
 # The demo kiosk whose agent ``make run`` starts, with simulated readers and locks.
 AGENT_KIOSK = "Staff room kiosk"
@@ -94,8 +92,9 @@ def create_user(username: str, role: str, person_name: str | None, email: str) -
     """Add a user; the password is read from stdin, or prompted for at a terminal."""
     try:  # check the person and address before asking for a password
         with read_only(db.session()):
-            person = _person_named(person_name) if person_name else None
-        email = _email(email)
+            person = (accounts.person_named(db.session(), person_name) if person_name
+                      else None)
+        email = accounts.email_address(email)
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
     if sys.stdin.isatty():
@@ -114,27 +113,6 @@ def create_user(username: str, role: str, person_name: str | None, email: str) -
         raise click.ClickException(str(error)) from None
     linked = f", who is {person.name} on the register" if person is not None else ""
     click.echo(f"Created {role} user {username}{linked}.")
-
-
-def _person_named(name: str) -> Person:
-    """The one active person of that name (any case); refusals say what to do instead."""
-    wanted = " ".join(name.split()).lower()
-    found = db.session.scalars(select(Person).where(func.lower(Person.name) == wanted,
-                                                    Person.active)).all()
-    if not found:
-        raise ValidationError(f"Nobody called {name} is on the register: add them at the "
-                              "office first, or check the spelling.")
-    if len(found) > 1:
-        raise ValidationError(f"{len(found)} people are called {name}: give them distinct "
-                              "names on the register first.")
-    return found[0]
-
-
-def _email(address: str) -> str:
-    address = address.strip()
-    if address and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
-        raise ValidationError(f"{address} does not look like an email address.")
-    return address
 
 
 @click.command("create-kiosk")
