@@ -154,9 +154,32 @@ class KioskScreen:
         self.page = page
 
     def scan(self, code: str) -> None:
-        """What a keyboard-mode USB scanner does: type fast into whatever has focus, Enter."""
+        """What a keyboard-mode USB scanner does: type fast into whatever has focus, Enter.
+
+        A scanner's keys come a few ms apart, and the page tells it from a person by that
+        (kiosk.js). Playwright's typing is one round trip per key, which on a loaded test
+        machine is slower than a person; so the keys are played in the page, as the browser
+        delivers them: keydown on the focused element, the character typed unless a handler
+        prevented it, then Enter."""
         self.wait_for_scanner_focus()
-        self.page.keyboard.type(code, delay=10)
+        self.page.evaluate("""(code) => {
+            const key = (name) => {
+              const target = document.activeElement || document.body;
+              const event = new KeyboardEvent("keydown", { key: name, bubbles: true,
+                                                           cancelable: true });
+              if (target.dispatchEvent(event) && name.length === 1 && "value" in target) {
+                target.value += name;
+                target.dispatchEvent(new Event("input", { bubbles: true }));
+              }
+            };
+            [...code].forEach(key);
+            key("Enter");
+        }""", code)
+
+    def type_by_hand(self, code: str, delay_ms: int = 150) -> None:
+        """A person at a keyboard: real key presses, ``delay_ms`` apart, then Enter."""
+        self.wait_for_scanner_focus()
+        self.page.keyboard.type(code, delay=delay_ms)
         self.page.keyboard.press("Enter")
 
     def wait_for_scanner_focus(self) -> None:

@@ -104,7 +104,7 @@ def test_asked_at_the_kiosk_approved_on_the_tablet_honoured_at_the_kiosk(
     # The kiosk honours it: Alice scans in and keeps her phone.
     kiosk.scan(web_school.alice.badge_id)
     kiosk.expect_result("On duty with your phone")
-    expect(page.locator("#result-message")).to_have_text("Alice Adams · agreed by Dana Hughes")
+    expect(page.locator("#result-message")).to_have_text("Alice · agreed by Dana Hughes")
     expect(page.locator("#result-conditions")).to_have_text(
         "Conditions: Silent, used only in the staff room")
     expect(page.locator("#result-until")).to_have_text("until the end of the day")

@@ -219,7 +219,7 @@ def test_on_duty_with_an_agreed_exception_then_signed_out(kiosk, app, web_school
     kiosk.scan(web_school.alice.badge_id)
     kiosk.expect_result("On duty with your phone")
     expect(page.locator("#result-until")).to_have_text("until 15:30")
-    expect(page.locator("#result-message")).to_have_text("Alice Adams · agreed by head")
+    expect(page.locator("#result-message")).to_have_text("Alice · agreed by head")
     expect(page.locator("#result-conditions")).to_have_text(
         "Conditions: Silent; used only in the staff room")
     expect(page.locator("#result-time")).to_have_text("On duty from 07:50")

@@ -19,9 +19,7 @@ def test_a_badge_typed_by_hand_names_the_person_and_a_scanned_one_deposits(
     page.on("request", lambda r: posted.append(r.post_data_json)
             if r.url.endswith("/kiosk/scan") else None)
 
-    kiosk.wait_for_scanner_focus()
-    page.keyboard.type(badge, delay=150)  # a person at a keyboard: 150 ms a key
-    page.keyboard.press("Enter")
+    kiosk.type_by_hand(badge)  # a person at a keyboard: 150 ms a key
     kiosk.expect_result("Please tap your badge")
     expect(page.locator("#result-message")).to_have_text(SENTENCE)
     camera.kiosk(page, "typed-badge")
@@ -42,7 +40,5 @@ def test_a_badge_typed_by_hand_names_the_person_and_a_scanned_one_deposits(
 
     # A phone's label typed by hand is on the phone in hand: it acts.
     page.wait_for_timeout(200)
-    kiosk.wait_for_scanner_focus()
-    page.keyboard.type(web_school.carol_phone.label_code, delay=150)
-    page.keyboard.press("Enter")
+    kiosk.type_by_hand(web_school.carol_phone.label_code)
     kiosk.expect_result("Phone locked away", "Locker 3")
