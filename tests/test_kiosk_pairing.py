@@ -158,6 +158,7 @@ def test_a_wrong_or_used_code_is_a_sentence_and_pairs_nothing(client, web_school
     wrong = client.post("/kiosk/pair", data={"code": "ABCD-EFGH"})
     assert wrong.status_code == 403 and "kiosk_browser" not in wrong.headers.get("Set-Cookie", "")
     assert "That pairing code is not right, or it has already been used." in wrong.text
+    assert 'value="ABCD-EFGH"' in wrong.text, "what was typed stays, to check"
     assert client.post("/kiosk/pair", data={"code": code}).status_code == 303
     other = client.application.test_client()
     used = other.post("/kiosk/pair", data={"code": code})
