@@ -85,7 +85,8 @@ def record(
 def _next_link(session: Session) -> tuple[int, str]:
     """This entry's id and the previous entry's hash. The first entry of a transaction reads
     the last one committed (after taking the chain's lock on PostgreSQL); later entries of the
-    same transaction follow the one before them in memory."""
+    same transaction follow the one before them in memory (so no savepoint may roll back an
+    entry: nothing here uses savepoints)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     chain = session.info.get(_CHAIN)
     if chain is not None and chain[0] is session.get_transaction():
