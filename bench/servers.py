@@ -36,8 +36,9 @@ def free_port() -> int:
 
 def command(app: str, port: int) -> list[str]:
     # make run's settings. No access log (make run writes one to instance/access.log), for
-    # both servers alike; gunicorn.conf.py (its format) is read from ROOT as make run's is. --no-control-socket: gunicorn's default socket path is shared with any
-    # `make run` on this machine, and the bench must not take it over.
+    # both servers alike; gunicorn.conf.py (its format) is read from ROOT as make run's is.
+    # --no-control-socket: gunicorn's default socket path is shared with any `make run` on
+    # this machine, and the bench must not take it over.
     return [str(GUNICORN), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
             "--no-control-socket", app]
 
