@@ -29,7 +29,9 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from register.text import search_form
 
 
 def utc_now() -> datetime:
@@ -117,16 +119,26 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), index=True)
+    # The name as searched for (register.text.search_form): kept with the name, so search is
+    # case- and accent-blind alike on SQLite and PostgreSQL.
+    search_name: Mapped[str] = mapped_column(String(120), index=True, default="",
+                                             server_default="")
     category: Mapped[str] = mapped_column(String(20))
     badge_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     fixed_locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"), unique=True)
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    left_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     fixed_locker: Mapped[Locker | None] = relationship()
     devices: Mapped[list[Device]] = relationship(back_populates="owner", order_by="Device.id")
+
+    @validates("name")
+    def _keep_search_name(self, _key: str, name: str) -> str:
+        self.search_name = search_form(name)[:120]
+        return name
 
     @property
     def category_label(self) -> str:
@@ -451,6 +463,9 @@ class ExceptionRequest(Base):
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_via: Mapped[str] = mapped_column(String(10))  # kiosk, office or slt
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the kiosk told the requester the outcome (a request not agreed is said once, at
+    # their next scan or "I need my phone today", without the reason).
+    requester_told_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     person: Mapped[Person] = relationship()
     decisions: Mapped[list[ExceptionDecision]] = relationship(

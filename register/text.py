@@ -56,3 +56,20 @@ def whole_number(text: str, largest: int = MAX_ID) -> int | None:
         return None
     number = int(text)
     return number if number <= largest else None
+
+
+# Letters that carry their difference in the letter itself, not in a combining mark, so NFKD
+# leaves them whole: "Łukasz" is looked for as "lukasz", as people type it.
+_SEARCH_LETTERS = str.maketrans({
+    "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ß": "ss",
+    "ħ": "h", "ŀ": "l", "\u0131": "i",  # the dotless i of Turkish
+})
+
+
+def search_form(text: str) -> str:
+    """``text`` as searched for: case, accents and spacing folded away ("Zoë" and "ZOE" are
+    "zoe", "Łukasz Żółć" is "lukasz zolc"), identical on SQLite and PostgreSQL because it is
+    computed here and stored (people.search_name), not by the database's lower()."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.translate(_SEARCH_LETTERS).split())
