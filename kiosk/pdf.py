@@ -4,6 +4,7 @@ exact millimetre positions. Plain Python: no Flask, no database; callers pass th
 Fonts: DejaVu Sans from Debian (``fonts-dejavu-core``, on every Raspberry Pi OS image), else
 the Vera fonts ReportLab ships; characters neither has, such as 王秀英, are drawn from Droid
 Sans Fallback (``fonts-droid-fallback``) when it is installed. Fonts are embedded as subsets.
+Right-to-left names are joined and ordered by ``kiosk.shaping`` as they are drawn.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from pathlib import Path
 import reportlab
 from reportlab import rl_config
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from kiosk import qr
+from kiosk.shaping import is_presentation_form, typed_form, visual
 from register.labels import LabelStock, PlacedLabel
 from register.printing import MARKING, RegisterGroup, RegisterRow
 
@@ -62,8 +64,33 @@ def fonts() -> Fonts:
                  "Sans": VERA / "Vera.ttf", "Sans-Bold": VERA / "VeraBd.ttf"}
     for name, path in files.items():
         pdfmetrics.registerFont(TTFont(name, str(path)))
+    _read_back_as_typed()
     return Fonts("Sans", "Sans-Bold", "Mono" if "Mono" in files else "Courier",
                  "Fallback" if FALLBACK.exists() else None)
+
+
+def _read_back_as_typed() -> None:
+    """Copying a name out of the PDF (or searching it, or pdftotext) gives the letters typed:
+    a joined Arabic form drawn from the font reads back as its letter ("ﻣ" as "م", "ﻷ" as "لأ").
+    ReportLab maps each subset code to the character drawn, through its module-level
+    ``makeToUnicodeCMap``; this wraps it once. If ReportLab moves it, the PDFs stay right and
+    only read back in presentation forms (tests/test_rtl_pdf.py would say so)."""
+    original = getattr(ttfonts, "makeToUnicodeCMap", None)
+    if original is None or getattr(original, "reads_back_as_typed", False):
+        return
+
+    def cmap(fontname: str, subset: list[int]) -> str:
+        text = original(fontname, subset)
+        for code, value in enumerate(subset):
+            if is_presentation_form(chr(value)):
+                # A ligature's letters (lam-alef) in drawn order, right to left: readers
+                # reverse right-to-left text, and would read "ﻷ" as "أل" otherwise.
+                typed = typed_form(chr(value))[::-1].encode("utf-16-be").hex().upper()
+                text = text.replace(f"<{code:02X}> <{value:04X}>", f"<{code:02X}> <{typed}>")
+        return text
+
+    cmap.reads_back_as_typed = True  # type: ignore[attr-defined]
+    ttfonts.makeToUnicodeCMap = cmap
 
 
 @lru_cache(maxsize=1)
@@ -101,15 +128,30 @@ def _runs(text: str, font: str) -> Iterator[tuple[str, str]]:
         yield current, text[start:]
 
 
+def _drawable(text: str, font: str) -> str:
+    """``text`` as drawn: right-to-left runs joined and in display order; a joined form the
+    font lacks drawn as its letter (DejaVu Sans has every one but Urdu's final "ے", and has
+    no "ے" at all: that one letter stays blank, README's known limits)."""
+    text = visual(text)
+    if text.isascii():
+        return text
+    have = _glyphs(font)
+    return "".join(typed_form(char) if is_presentation_form(char) and ord(char) not in have
+                   else char for char in text)
+
+
 def text_width(text: str, font: str, size: float) -> float:
+    text = _drawable(text, font)
     return sum(pdfmetrics.stringWidth(part, name, size) for name, part in _runs(text, font))
 
 
 def draw_text(canvas: Canvas, x: float, y: float, text: str, font: str, size: float,
               align: str = "left") -> None:
-    """Text on the baseline at ``y``, switching to the fallback font where it must."""
+    """Text on the baseline at ``y``, switching to the fallback font where it must. ``text``
+    is in the order it was typed; right-to-left names are joined and ordered here."""
+    text = _drawable(text, font)
     if align != "left":
-        width = text_width(text, font, size)
+        width = sum(pdfmetrics.stringWidth(part, name, size) for name, part in _runs(text, font))
         x -= width if align == "right" else width / 2
     for name, part in _runs(text, font):
         canvas.setFont(name, size)

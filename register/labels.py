@@ -6,6 +6,7 @@ initials: never the IMEI, never a name. Scanning it at the kiosk identifies the 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
@@ -123,7 +124,9 @@ class LabelRequest:
 def initials(name: str) -> str:
     """"Siobhán Ó Súilleabháin" → "SÓS": enough to match a label to its phone, no more."""
     letters = [word[0].upper() for word in name.replace("-", " ").split() if word[0].isalnum()]
-    return "".join(letters[:4])
+    # Arabic or Hebrew initials are spaced: run together, Arabic ones would join into a word.
+    right_to_left = any(unicodedata.bidirectional(letter) in ("R", "AL") for letter in letters)
+    return (" " if right_to_left else "").join(letters[:4])
 
 
 def labels_for(session: Session, request: LabelRequest, zone: tzinfo) -> list[Label]:
