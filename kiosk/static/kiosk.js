@@ -9,6 +9,13 @@
 // Each scan says how its code arrived (entry): a keyboard-mode scanner types a whole code in
 // well under 100 ms, a person does not, so the time between keys tells them apart. A badge
 // number typed by hand or on the keypad only names the person: it acts for nobody.
+//
+// At the edges of a queue: every result is a card that stays at least MIN_SHOW_MS; a scan
+// meanwhile gets a card of its own beside it (newest first, at most MAX_CARDS), and a request
+// form in progress waits under the cards and comes back as it was. A scan the page cannot
+// send (no answer, or a 5xx) is kept in IndexedDB with its idempotency key and the time it was
+// made, and sent in order when the server answers again (and after a reload). Each result
+// plays a short tone: one for "done", another for "look at the screen".
 (() => {
   "use strict";
   const body = document.body;
@@ -17,12 +24,18 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const scanner = $("scan");
-  const screens = ["idle", "busy", "result", "keypad", "ask-scan", "ask"];
+  const screens = ["idle", "busy", "results", "keypad", "ask-scan", "ask"];
   const TITLES = { deposited: "Phone locked away", collected: "Phone collected",
                    choose: "Choose a phone", refused: "Sorry, that did not work",
                    on_duty: "On duty with your phone", off_duty: "Signed out",
                    requested: "Request sent", pending: "Already asked",
-                   agreed: "Already agreed by SLT" };
+                   agreed: "Already agreed by SLT",
+                   already_deposited: "Already locked away", already_on_duty: "Already on duty",
+                   already_signed_in: "Already signed in",
+                   leave_choice: "Your exception has ended",
+                   signed_in_no_phone: "Signed in, no phone registered",
+                   signed_out_no_phone: "Signed out", notice: "About your request",
+                   saved: "Saved", checking: "Checking…" };
   // A refusal names what went wrong; the message below it says what to do.
   const REFUSED = {
     unknown: "Code not recognised", unregistered: "Phone not on the register",
@@ -31,17 +44,45 @@
     other_bank: "Phone is at another kiosk", empty: "Nothing scanned",
     unpaired: "Kiosk not set up", offline: "No connection", lock_failed: "Locker did not open",
     scan_time: "Scan not recorded", not_done: "Please scan again",
-    typed_badge: "Please tap your badge",
+    typed_badge: "Please tap your badge", already_done: "Already done",
   };
   // Text icons the Pi's DejaVu fonts have; "phone" is the page's own SVG.
   const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!", on_duty: "phone",
-                  off_duty: "→", requested: "✓", pending: "…", agreed: "phone" };
+                  off_duty: "→", requested: "✓", pending: "…", agreed: "phone",
+                  already_deposited: "!", already_on_duty: "!", already_signed_in: "!",
+                  leave_choice: "?", signed_in_no_phone: "✓", signed_out_no_phone: "→",
+                  notice: "i", saved: "✓", checking: "…" };
   const TIMES = { deposited: "Locked away at", collected: "Collected at", on_duty: "On duty from",
-                  off_duty: "Signed out at" };
+                  off_duty: "Signed out at", signed_in_no_phone: "Signed in at",
+                  signed_out_no_phone: "Signed out at" };
+  // The same scan again soon after: nothing was changed, and a button does it on purpose.
+  const CONFIRM = { already_deposited: "Take it out again", already_on_duty: "Sign out now",
+                    already_signed_in: "Sign out now" };
+  const UNCHANGED = {
+    already_deposited: (name) => `${name}your phone stays locked away.`,
+    already_on_duty: (name, exception) => `${name}you are on duty with your phone${
+      exception ? ` until ${exception.until}` : ""}.`,
+    already_signed_in: (name) => `${name}you are still signed in.`,
+  };
+  const LEAVE = { going_home: ["Going home", "Sign out and take your phone"],
+                  lock_away: ["Lock my phone away", "Staying on duty"] };
+  // Done: the scan did what was wanted, walk on. Anything else: look at the screen.
+  const DONE_OUTCOMES = new Set(["deposited", "collected", "on_duty", "off_duty", "requested",
+                                 "pending", "agreed", "signed_in_no_phone",
+                                 "signed_out_no_phone"]);
+  // Results that take longer to read, or wait for a touch.
+  const LONG_OUTCOMES = new Set(["choose", "on_duty", "requested", "pending", "agreed",
+                                 "already_deposited", "already_on_duty", "already_signed_in",
+                                 "notice", "saved"]);
+  const LEAVE_CHOICE_SECONDS = 30; // "Going home" or "Lock my phone away": then idle again
+  const MIN_SHOW_MS = 3000; // a result stays at least this long, whatever comes next
+  const MAX_CARDS = 3;
   const ASK_IDLE_SECONDS = 60; // a form left untouched this long goes back to idle
   const SHOW_COUNTDOWN_FROM = 15;
   const REPEAT_MS = 1000; // the same code again within this is the scanner repeating itself
   const RETRY_MS = [400, 1200]; // a scan that could not be sent is retried with the same key
+  const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000]; // then the saved scans, in order
+  const WAIT_FOR_QUEUE_MS = 2500; // a scan behind saved ones waits this long for its answer
   const POLL_MS = 1000;
   // A scanner's keys, the Enter after them included, come a few ms apart (a 10-digit badge
   // in well under 100 ms); a person's 100 ms or more, and nobody keeps up 40 ms a key. A
@@ -49,25 +90,88 @@
   const SCANNER_MEAN_GAP_MS = 40;
   const SCANNER_MAX_GAP_MS = 120;
   const OFFLINE_AFTER_FAILED_POLLS = 3;
+  // Said the same way by the banner and by a saved scan's card: one thing, and what to do.
   const OFFLINE = { kind: "offline",
-                    message: "No connection to the school server — please see the office" };
+                    message: "No connection to the school server: scans are saved and sent "
+                             + "when it is back" };
+  const SAVED = {
+    outcome: "saved",
+    message: "No connection: it will be recorded when the connection is back.",
+    detail: "Put your phone in your usual locker and tell the office its number.",
+  };
+  const NOT_SENT = { outcome: "refused", reason: "offline",
+                     message: "The kiosk could not reach the school server. "
+                              + "Please try again in a minute." };
   let idleTimer = null, countdownTimer = null, typed = "";
   let keyTimes = []; // when each key of the code in the hidden input was pressed
   // "scan": a scan deposits or collects; "ask": it only identifies; "form": a request is being
-  // made for ask.code, whose own badge scanned again is ignored.
+  // made for ask.code, whose own badge scanned again is ignored. A form stays "form" while
+  // other people's results show over it (``formUnder``), and comes back when they are gone.
   let mode = "scan";
   let ask = null;
+  let formUnder = false;
   let lastScan = { code: "", at: 0 };
-  let latestRequest = 0;
+  let latestRequest = 0; // the ask flow's: an answer to an abandoned question is not shown
   let eventsAfter = Number(body.dataset.eventsAfter || 0);
   let failedPolls = 0, shownWarnings = "";
   let askModeSent = Promise.resolve(); // in order: an "off" never overtakes its "on"
+
+  // --- sound ---------------------------------------------------------------------------------
+
+  // Two short tones rising for "done", two falling and rougher for "look at the screen".
+  // Chromium lets a page start audio after a key or a touch (a scanner's keys count); a kiosk
+  // browser started with --autoplay-policy=no-user-gesture-required plays for the agent's
+  // readers from the start.
+  const sound = (() => {
+    const on = body.dataset.sound !== "off";
+    let context = null;
+    function ready() {
+      if (!on) return null;
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return null;
+      if (!context) context = new Context();
+      if (context.state === "suspended") context.resume().catch(() => {});
+      return context;
+    }
+    function tone(audio, frequency, start, seconds, type) {
+      const oscillator = audio.createOscillator();
+      const gain = audio.createGain();
+      oscillator.type = type;
+      oscillator.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.25, start + 0.015);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + seconds);
+      oscillator.connect(gain).connect(audio.destination);
+      oscillator.start(start);
+      oscillator.stop(start + seconds + 0.02);
+    }
+    return {
+      ready,
+      play(done) {
+        const audio = ready();
+        if (!audio) return;
+        const at = audio.currentTime + 0.01;
+        if (done) {
+          tone(audio, 880, at, 0.09, "sine");
+          tone(audio, 1320, at + 0.1, 0.14, "sine");
+        } else {
+          tone(audio, 330, at, 0.16, "triangle");
+          tone(audio, 220, at + 0.19, 0.24, "triangle");
+        }
+      },
+    };
+  })();
+  // Not on keydown: a scanner's keys are timed, and nothing may slow them down.
+  document.addEventListener("pointerdown", () => sound.ready(), { capture: true, passive: true });
+
+  // --- modes and screens ---------------------------------------------------------------------
 
   // Entering "ask" (again) tells the server to let the agent's next scan only identify, for a
   // minute; leaving it tells the server to stop.
   function setMode(next) {
     if (next === "ask" || mode === "ask") tellAskMode(next === "ask");
     mode = next;
+    if (next !== "form") formUnder = false;
   }
 
   function tellAskMode(on) {
@@ -98,14 +202,15 @@
 
   function goIdle() {
     stopTimers();
+    clearCards();
     typed = ""; $("typed").textContent = "";
     setMode("scan"); ask = null;
     show("idle"); keepFocus();
   }
 
   // Back to idle after ``seconds``; the countdown shows in ``counters`` for the last
-  // ``showFrom`` seconds (results show it all along).
-  function idleAfter(seconds, counters = [$("countdown")], showFrom = seconds) {
+  // ``showFrom`` seconds.
+  function idleAfter(seconds, counters, showFrom) {
     stopTimers();
     const deadline = Date.now() + seconds * 1000; // from the clock: timers can run late
     const paint = () => {
@@ -133,37 +238,183 @@
     }
   }
 
-  function showResult(data) {
+  // --- result cards --------------------------------------------------------------------------
+
+  // Newest first. Each: { el, parts, shownAt, timer, ticker, origin, waiting, gone }.
+  // ``origin``: the scan that made it ({code, entry}), so a button on it can send it again.
+  const cards = [];
+
+  function newCard() {
+    const el = $("result-card").content.firstElementChild.cloneNode(true);
+    const parts = {};
+    el.querySelectorAll("[data-part]").forEach((part) => { parts[part.dataset.part] = part; });
+    parts.card = el;
+    const card = { el, parts, shownAt: 0, timer: null, ticker: null, origin: null,
+                   waiting: true, gone: false };
+    parts.done.addEventListener("click", () => removeCard(card));
+    parts.ask.addEventListener("click", () => {
+      if (ask && card.opensForm) openForm(); // "Ask for something else" / "Ask again"
+      else startAsking();
+    });
+    return card;
+  }
+
+  // The newest card's parts carry the ids the page has always had (#result, #result-title,
+  // #done...); older cards' parts carry none.
+  const IDS = { card: "result", icon: "result-icon", title: "result-title",
+                locker: "result-locker", until: "result-until", message: "result-message",
+                detail: "result-detail", notice: "result-notice",
+                conditions: "result-conditions", time: "result-time", choices: "choices",
+                done: "done", "done-label": "done-label", countdown: "countdown",
+                ask: "result-ask", "ask-label": "result-ask-label" };
+
+  function arrange() {
+    cards.forEach((card, index) => {
+      Object.entries(IDS).forEach(([part, id]) => {
+        if (index === 0) card.parts[part].id = id;
+        else card.parts[part].removeAttribute("id");
+      });
+      card.el.classList.toggle("older", index > 0);
+    });
+    $("results").dataset.count = String(cards.length);
+  }
+
+  // A card for a new scan, showing "Checking…" until its answer comes. Cards that have been
+  // readable for MIN_SHOW_MS and wait for no touch make room first.
+  function addCard() {
+    const now = Date.now();
+    cards.filter((card) => !card.waiting && !card.needsTouch && now - card.shownAt >= MIN_SHOW_MS)
+      .forEach((card) => dropCard(card));
+    while (cards.length >= MAX_CARDS) dropCard(cards[cards.length - 1]);
+    const card = newCard();
+    cards.unshift(card);
+    $("results").prepend(card.el);
+    paintChecking(card);
+    arrange();
+    showCards();
+    return card;
+  }
+
+  function toFront(card) {
+    cards.splice(cards.indexOf(card), 1);
+    cards.unshift(card);
+    $("results").prepend(card.el);
+    paintChecking(card);
+    arrange();
+    showCards();
+    return card;
+  }
+
+  function paintChecking(card) {
+    card.waiting = true;
+    clearTimeout(card.timer); clearInterval(card.ticker);
+    paint(card, { outcome: "checking" });
+  }
+
+  function dropCard(card) {
+    card.gone = true;
+    clearTimeout(card.timer); clearInterval(card.ticker);
+    card.el.remove();
+    cards.splice(cards.indexOf(card), 1);
+  }
+
+  // Done, or its time is up: the screen goes back to what was there before the cards.
+  function removeCard(card) {
+    if (card.gone) return;
+    dropCard(card);
+    arrange();
+    if (cards.length === 0) afterCards();
+    keepFocus();
+  }
+
+  function clearCards() {
+    [...cards].forEach(dropCard);
+    arrange();
+  }
+
+  // A form in progress waits under the cards (its minute paused); a keypad or "scan your
+  // badge" left open is abandoned.
+  function showCards() {
+    if (mode === "form") formUnder = true;
+    else if (mode === "ask") setMode("scan");
+    stopTimers();
+    show("results");
+  }
+
+  function afterCards() {
+    if (mode === "form" && formUnder) resumeForm();
+    else goIdle();
+  }
+
+  // An answer: shown on ``card`` (its "Checking…" card), or on a new card (an agent's scan).
+  function present(data, origin = null, card = null) {
+    const target = card && !card.gone ? card : (card ? null : addCard());
+    if (!target) return; // its card was pushed off by newer ones: the answer is not shown
+    if (origin) target.origin = origin;
+    else if (data.code) target.origin = { code: data.code, entry: "scanner" };
+    target.waiting = false;
+    const outcome = paint(target, data);
+    target.shownAt = Date.now();
+    target.needsTouch = outcome === "leave_choice"
+      || (outcome in CONFIRM && data.can_confirm !== false && target.origin !== null);
+    const seconds = outcome === "leave_choice" ? LEAVE_CHOICE_SECONDS
+      : LONG_OUTCOMES.has(outcome) || data.notice ? idleSeconds * 2 : idleSeconds;
+    countDown(target, seconds);
+    sound.play(DONE_OUTCOMES.has(outcome));
+    keepFocus();
+  }
+
+  function countDown(card, seconds) {
+    const deadline = Date.now() + seconds * 1000;
+    const paintLeft = () => {
+      const left = Math.ceil((deadline - Date.now()) / 1000);
+      card.parts.countdown.textContent = left > 0 ? `(${left})` : "";
+    };
+    paintLeft();
+    card.ticker = setInterval(paintLeft, 1000);
+    card.timer = setTimeout(() => removeCard(card), seconds * 1000);
+  }
+
+  // Fills a card from an answer; returns the outcome it was shown as.
+  function paint(card, data) {
+    const p = card.parts;
     const outcome = data.outcome in TITLES ? data.outcome : "refused";
     const exception = data.exception || (outcome === "agreed" ? data.request : null);
-    const panel = $("result");
-    panel.className = `screen result ${outcome}`;
-    setMode("scan");
-    setIcon($("result-icon"), ICONS[outcome]);
-    $("result-title").textContent =
-      outcome === "refused" ? REFUSED[data.reason] || TITLES.refused : TITLES[outcome];
-    $("done-label").textContent = outcome === "choose" ? "Cancel" : "Done";
-    $("result-locker").textContent = data.locker != null ? `Locker ${data.locker}` : "";
+    p.card.className = `result ${outcome}${card.el.classList.contains("older") ? " older" : ""}`;
+    setIcon(p.icon, ICONS[outcome]);
+    p.title.textContent = titleOf(outcome, data);
+    p.locker.textContent = data.locker != null && !(outcome in CONFIRM)
+      ? `Locker ${data.locker}` : "";
     const until = isOnDuty(outcome) && exception ? `until ${exception.until}` : "";
-    $("result-until").textContent = until;
-    $("result-until").classList.toggle("words", until.length > 12); // "the end of the day"
-    $("result-message").textContent = resultMessage(outcome, data, exception);
-    $("result-detail").textContent = detailLine(outcome, data, exception);
-    $("result-conditions").textContent =
+    p.until.textContent = until;
+    p.until.classList.toggle("words", until.length > 12); // "the end of the day"
+    p.message.textContent = resultMessage(outcome, data, exception);
+    p.detail.textContent = detailLine(outcome, data, exception, card);
+    p.notice.textContent = data.notice || "";
+    p.conditions.textContent =
       exception && exception.conditions ? `Conditions: ${exception.conditions}` : "";
-    $("result-time").textContent = data.time && TIMES[outcome]
-      ? `${TIMES[outcome]} ${data.time}` : "";
-    const choices = $("choices");
-    choices.replaceChildren();
-    (data.choices || []).forEach((choice) => choices.append(choiceButton(choice)));
-    // Someone who has just locked their phone away may still need to ask for it today.
-    $("result-ask").hidden = !(outcome === "deposited" || outcome === "agreed");
-    $("result-ask-label").textContent =
-      outcome === "agreed" ? "Ask for something else" : "I need my phone today";
-    show("result");
-    const long = ["choose", "on_duty", "requested", "pending", "agreed"].includes(outcome);
-    idleAfter(long ? idleSeconds * 2 : idleSeconds);
-    keepFocus();
+    p.time.textContent = data.time && TIMES[outcome] ? `${TIMES[outcome]} ${data.time}` : "";
+    p.choices.replaceChildren(...choiceButtons(outcome, data, card));
+    p["done-label"].textContent =
+      outcome === "choose" || outcome === "leave_choice" ? "Cancel" : "Done";
+    p.countdown.textContent = "";
+    p.done.hidden = outcome === "checking";
+    // Someone who has just locked their phone away may still need to ask for it today; a
+    // form already under the cards is someone else's to finish first.
+    p.ask.hidden = formUnder
+      || !["deposited", "agreed", "notice"].includes(outcome);
+    p["ask-label"].textContent = { agreed: "Ask for something else", notice: "Ask again" }[outcome]
+      || "I need my phone today";
+    card.opensForm = outcome === "agreed" || outcome === "notice";
+    return outcome;
+  }
+
+  function titleOf(outcome, data) {
+    if (outcome === "refused") return REFUSED[data.reason] || TITLES.refused;
+    if (outcome === "already_deposited" && data.locker != null) {
+      return `Already in locker ${data.locker}`;
+    }
+    return TITLES[outcome];
   }
 
   // What the screen says in words. Agreed exceptions are shown from their parts (who, until
@@ -176,13 +427,20 @@
     if (outcome === "collected") { // the duty sentence has a line of its own below
       return message.replace(/\s*(You are now off duty\.|You may keep it until .*)$/, "");
     }
+    // Said in the person's own words, with their first name, rather than the title again.
+    if (outcome in CONFIRM) {
+      const sentence = UNCHANGED[outcome](data.person ? `${data.person}, ` : "", exception);
+      return sentence.charAt(0).toUpperCase() + sentence.slice(1);
+    }
+    if (outcome === "signed_in_no_phone") return data.person ? `Hello, ${data.person}.` : "";
+    if (outcome === "signed_out_no_phone") return data.person ? `Goodbye, ${data.person}.` : "";
     return message;
   }
 
   const isOnDuty = (outcome) => outcome === "on_duty" || outcome === "agreed";
 
   // A second line: what the collection means for duty, or what was asked.
-  function detailLine(outcome, data, exception) {
+  function detailLine(outcome, data, exception, card) {
     if (outcome === "collected" && exception) {
       return `You may keep it until ${exception.until}, as agreed by ${exception.approved_by}.`;
     }
@@ -191,24 +449,62 @@
       return `You asked for: ${data.request.window}.`; // never why: the screen is public
     }
     if (outcome === "agreed") return "Scan as usual: there is no need to ask again.";
+    if (outcome in CONFIRM) {
+      return card.origin || data.code ? "Nothing was changed."
+        : "Nothing was changed. To change it, scan again a little later.";
+    }
+    if (outcome === "signed_out_no_phone") return "No phone registered.";
+    if (outcome === "leave_choice") return "Nothing is done until you choose.";
+    if (outcome === "saved") return data.detail;
     return "";
   }
 
-  // One phone to choose: its name, and where it is now (so a tap there collects it).
-  function choiceButton(choice) {
+  function choiceButtons(outcome, data, card) {
+    if (outcome === "choose") return (data.choices || []).map((c) => phoneButton(c, card));
+    if (outcome === "leave_choice" && (card.origin || data.code)) {
+      return (data.choices || ["going_home", "lock_away"]).filter((c) => c in LEAVE)
+        .map((choice) => bigButton(...LEAVE[choice], `leave-${choice}`,
+                                   () => again(card, { choice })));
+    }
+    if (outcome in CONFIRM && data.can_confirm !== false && (card.origin || data.code)) {
+      return [bigButton(CONFIRM[outcome], "", "confirm", () => again(card, { confirm: true }))];
+    }
+    return [];
+  }
+
+  function bigButton(name, note, className, act) {
     const button = document.createElement("button");
     button.type = "button";
-    const name = document.createElement("span");
-    name.className = "choice-name";
-    name.textContent = choice.description;
-    const where = document.createElement("span");
-    where.className = "choice-where";
-    where.textContent =
-      choice.locker != null ? `Now in locker ${choice.locker}` : "Not in a locker";
-    button.append(name, where);
-    button.addEventListener("click", () => send(choice.code, "keypad")); // a label: it acts
+    button.className = className;
+    const words = document.createElement("span");
+    words.className = "choice-name";
+    words.textContent = name;
+    button.append(words);
+    if (note) {
+      const small = document.createElement("span");
+      small.className = "choice-where";
+      small.textContent = note;
+      button.append(small);
+    }
+    button.addEventListener("click", act);
     return button;
   }
+
+  // One phone to choose: its name, and where it is now (so a tap there collects it).
+  function phoneButton(choice, card) {
+    const where = choice.locker != null ? `Now in locker ${choice.locker}` : "Not in a locker";
+    // A label: it acts, typed or not.
+    return bigButton(choice.description, where, "",
+                     () => send(choice.code, "keypad", {}, card));
+  }
+
+  // The card's scan again, on purpose this time (a fresh key: it is a new request).
+  function again(card, extra) {
+    if (!card.origin) return;
+    send(card.origin.code, card.origin.entry, extra, card);
+  }
+
+  // --- sending scans -------------------------------------------------------------------------
 
   // An idempotency key per scan: a retry of it never deposits twice. crypto.randomUUID needs
   // a secure context, and kiosks often run on plain http; getRandomValues works everywhere.
@@ -228,17 +524,27 @@
 
   const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-  // A scan acts at once, whatever is on screen: it replaces any message or keypad. ``entry``:
-  // "scanner", "typed" or "keypad".
-  async function send(code, entry) {
+  // A scan acts at once, whatever is on screen: its card shows beside any still being read,
+  // over a form in progress. ``entry``: "scanner", "typed" or "keypad". ``card``: the card
+  // whose button sent it (a phone chosen, "Take it out again"), whose place its answer takes.
+  async function send(code, entry, extra = {}, card = null) {
     code = code.trim();
-    if (!code || isRepeat(code)) return;
-    const request = ++latestRequest;
-    setMode("scan"); ask = null;
-    stopTimers();
-    show("busy");
-    const answer = await post({ code, key: newKey(), source: "page", entry });
-    if (request === latestRequest) showResult(answer); // else a newer scan has taken over
+    if (!code || (!card && isRepeat(code))) return;
+    // The same code again (past the scanner's repeat) is the same person: their card, moved
+    // to the front, not a second one.
+    const own = card
+      || cards.find((c) => !c.waiting && c.origin && sameCode(c.origin.code, code));
+    const target = own ? toFront(own) : addCard();
+    const payload = { code, key: newKey(), source: "page", entry, ...extra };
+    const scannedAt = new Date().toISOString(); // if it has to wait, it is recorded at this
+    let answer;
+    if (outbox.length > 0) { // saved scans go first: this one waits its turn
+      answer = await outbox.add({ ...payload, scanned_at: scannedAt }, WAIT_FOR_QUEUE_MS);
+    } else {
+      answer = await post(payload);
+      if (answer === null) answer = await outbox.add({ ...payload, scanned_at: scannedAt }, 0);
+    }
+    present(answer || SAVED, { code, entry }, target);
   }
 
   // Every code, from the scanner, the keypad or a demo button, comes here: what it does
@@ -258,7 +564,9 @@
   const sameCode = (a, b) => a.replace(/\s+/g, "").toUpperCase()
     === b.replace(/\s+/g, "").toUpperCase();
 
-  async function post(payload, url = body.dataset.scanUrl) {
+  // One request; the answer's JSON, or null if the server did not answer it (no connection, a
+  // 5xx, or a page older than its CSRF token). ``retries`` with the same key, a moment apart.
+  async function post(payload, url = body.dataset.scanUrl, retries = RETRY_MS) {
     for (let attempt = 0; ; attempt += 1) {
       try {
         const response = await fetch(url, {
@@ -269,27 +577,133 @@
         if ((response.headers.get("Content-Type") || "").includes("json")) {
           return await response.json();
         }
-        // A 400 that is not ours is a stale CSRF token: a fresh page gets a new one.
-        if (response.status === 400) setTimeout(() => location.reload(), 3000);
-        if (response.status < 500) break;
+        // A 400 that is not ours is a stale CSRF token: a fresh page gets a new one (and
+        // sends what is saved).
+        if (response.status === 400) { setTimeout(() => location.reload(), 3000); return null; }
       } catch (error) {
         // No answer at all: try again with the same key, so it acts at most once.
       }
-      if (attempt >= RETRY_MS.length) break;
-      await sleep(RETRY_MS[attempt]);
+      if (attempt >= retries.length) return null;
+      await sleep(retries[attempt]);
     }
-    return { outcome: "refused", reason: "offline",
-             message: "The kiosk could not reach the school server. Please scan again." };
   }
+
+  // Scans the server has not answered, oldest first, kept in IndexedDB so that a reload or a
+  // restart of the Pi loses none. Sent one at a time, each with its own key and the time it
+  // was made (scanned_at), until one gets no answer; then again after a pause that grows,
+  // and at once when the events poll gets an answer.
+  const outbox = (() => {
+    const items = []; // { id, payload }
+    const waiters = new Map(); // key -> resolve, for a scan whose card awaits its answer
+    let sending = false, retryTimer = null, failures = 0;
+    let opened = null;
+
+    function database() {
+      if (!opened) {
+        opened = new Promise((resolve, reject) => {
+          const request = indexedDB.open("kiosk-outbox", 1);
+          request.onupgradeneeded = () => request.result.createObjectStore(
+            "scans", { keyPath: "id", autoIncrement: true });
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+      }
+      return opened;
+    }
+
+    // One IndexedDB request in its own transaction; its result once the transaction commits.
+    async function stored(mode, act) {
+      const db = await database();
+      return new Promise((resolve, reject) => {
+        const transaction = db.transaction("scans", mode);
+        const request = act(transaction.objectStore("scans"));
+        transaction.oncomplete = () => resolve(request.result);
+        transaction.onerror = () => reject(transaction.error);
+        transaction.onabort = () => reject(transaction.error);
+      });
+    }
+
+    function paintCount() {
+      const count = items.length;
+      $("waiting").hidden = count === 0;
+      $("waiting").textContent = `${count} ${count === 1 ? "scan" : "scans"} waiting to send`;
+    }
+
+    // Saves the scan, then waits up to ``waitMs`` for its answer (null if none by then).
+    async function add(payload, waitMs) {
+      let id = null;
+      try {
+        id = await stored("readwrite", (scans) => scans.add({ payload }));
+      } catch (error) {
+        // No IndexedDB (a private window): kept in memory, sent all the same.
+      }
+      items.push({ id, payload });
+      paintCount();
+      const answered = new Promise((resolve) => { waiters.set(payload.key, resolve); });
+      sendSoon(0);
+      const answer = await Promise.race([answered, sleep(waitMs).then(() => null)]);
+      if (answer === null) waiters.delete(payload.key);
+      return answer;
+    }
+
+    function sendSoon(ms) {
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(sendAll, ms);
+    }
+
+    async function sendAll() {
+      if (sending) return;
+      sending = true;
+      try {
+        while (items.length > 0) {
+          const item = items[0];
+          const answer = await post(item.payload, body.dataset.scanUrl, []);
+          if (answer === null) {
+            sendSoon(BACKOFF_MS[Math.min(failures, BACKOFF_MS.length - 1)]);
+            failures += 1;
+            return;
+          }
+          failures = 0;
+          if (item.id !== null) {
+            await stored("readwrite", (scans) => scans.delete(item.id)).catch(() => {});
+          }
+          items.shift();
+          paintCount();
+          const waiter = waiters.get(item.payload.key);
+          waiters.delete(item.payload.key);
+          if (waiter) waiter(answer);
+        }
+      } finally {
+        sending = false;
+      }
+    }
+
+    // What an earlier page (or before a restart) left unsent, oldest first.
+    async function load() {
+      try {
+        const saved = await stored("readonly", (scans) => scans.getAll());
+        saved.forEach((item) => items.push(item));
+      } catch (error) {
+        return;
+      }
+      paintCount();
+      if (items.length > 0) sendSoon(0);
+    }
+
+    return {
+      add, load,
+      get length() { return items.length; },
+      serverIsBack() { if (items.length > 0 && !sending) { failures = 0; sendSoon(0); } },
+    };
+  })();
 
   // --- scans from the kiosk agent, and its warnings -----------------------------------------
 
-  // Whatever arrives last is on screen: an event, or the answer to a scan made here.
   function showEvent(event) {
     if (event.kind === "scan" && event.data.outcome === "identified") {
       takeIdentified(event.data.code);
     } else if (event.kind === "scan" || event.kind === "lock_failed") {
-      showResult(event.data);
+      present(event.data);
     }
     // door_open needs no screen of its own: the warning banner names the door.
   }
@@ -300,8 +714,8 @@
     if (mode === "ask") {
       identify(code);
     } else if (!(mode === "form" && sameCode(code, ask.code))) {
-      showResult({ outcome: "refused", reason: "not_done",
-                   message: "Nothing was locked away or collected. Please scan again." });
+      present({ outcome: "refused", reason: "not_done",
+                message: "Nothing was locked away or collected. Please scan again." });
     }
   }
 
@@ -334,6 +748,7 @@
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const data = await response.json();
       failedPolls = 0;
+      outbox.serverIsBack();
       data.events.forEach(showEvent);
       eventsAfter = data.after;
       showWarnings(data.status.warnings);
@@ -418,7 +833,6 @@
   $("key-enter").addEventListener("click", () => {
     const code = typed; typed = ""; $("typed").textContent = ""; take(code, "keypad");
   });
-  $("done").addEventListener("click", goIdle);
   // Demo buttons play what a scanner would type (the demo only: production has none).
   document.querySelectorAll(".demo-code").forEach((button) =>
     button.addEventListener("click", () => take(button.dataset.code, "scanner")));
@@ -438,29 +852,49 @@
     const request = ++latestRequest;
     stopTimers();
     show("busy");
-    const answer = await post({ code }, body.dataset.identifyUrl);
+    const answer = await post({ code }, body.dataset.identifyUrl) || NOT_SENT;
     if (request !== latestRequest) return;
-    if (answer.outcome !== "identified") { showResult(answer); return; }
+    if (answer.outcome !== "identified") { askResult(answer); return; }
     if (answer.request && answer.request.status === "pending") {
-      showResult({ ...answer, outcome: "pending" });
+      askResult({ ...answer, outcome: "pending" });
       return;
     }
     ask = { code, person: answer.person, windows: answer.windows, category: null, reason: "",
-            window: null, shift: true };
+            window: null, shift: true, step: "category" };
     if (answer.request) { // already agreed: say so, and offer to ask for something else
-      showResult({ ...answer, outcome: "agreed" });
-      return;
+      askResult({ ...answer, outcome: "agreed" });
+    } else if (answer.notice) { // SLT's decision on an earlier request, before a new one
+      askResult({ ...answer, outcome: "notice", message: "" });
+    } else {
+      openForm();
     }
-    openForm();
+  }
+
+  // The asker's own result ends the form (the question has been answered).
+  function askResult(answer) {
+    setMode("scan");
+    clearCards();
+    present(answer);
   }
 
   function openForm() {
     setMode("form");
+    clearCards();
     $("ask-who").textContent = ask.person;
-    ask.window = null;
+    Object.assign(ask, { category: null, reason: "", window: null, shift: true });
     step("category");
     show("ask");
     idleAfterNoTouch();
+  }
+
+  // Other people's results have gone: the form comes back as it was left (its step, category,
+  // reason and time), with a fresh minute.
+  function resumeForm() {
+    formUnder = false;
+    show("ask");
+    step(ask.step);
+    idleAfterNoTouch();
+    keepFocus();
   }
 
   const STEPS = {
@@ -473,6 +907,7 @@
     ask.step = name;
     Object.keys(STEPS).forEach((s) => { $(`step-${s}`).hidden = s !== name; });
     $("ask-title").textContent = STEPS[name];
+    reasonError("");
     document.querySelectorAll("[data-category]").forEach((button) => {
       button.setAttribute("aria-pressed", String(button.dataset.category === ask.category));
     });
@@ -507,6 +942,7 @@
     ask.reason += ask.shift ? key.toUpperCase() : key;
     ask.shift = false;
     if (/[.!?] $/.test(ask.reason)) ask.shift = true;
+    reasonError("");
     paintReason();
   }
 
@@ -527,13 +963,32 @@
     ask.shift = ask.reason === "" || /[.!?] $/.test(ask.reason);
     paintReason();
   });
-  $("reason-next").addEventListener("click", () => step("window"));
+  // The same sentence the server would answer, but now, not after the last step.
+  $("reason-next").addEventListener("click", () => {
+    if (ask.reason.trim()) step("window");
+    else reasonError("Say briefly why the phone is needed.");
+  });
+
+  function reasonError(message) {
+    $("reason-error-text").textContent = message;
+    $("reason-error").hidden = !message;
+  }
 
   function windowButton(choice) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "secondary";
-    button.textContent = choice.label;
+    if (choice.kind === "time" && !choice.until) {
+      // "End of day" beside "17:00" read as 17:00: the window ends at midnight.
+      const words = document.createElement("span");
+      words.textContent = "Midnight";
+      const note = document.createElement("span");
+      note.className = "window-note";
+      note.textContent = "all day";
+      button.append(words, note);
+    } else {
+      button.textContent = choice.label;
+    }
     button.setAttribute("aria-pressed", String(ask.window === choice));
     button.addEventListener("click", () => { ask.window = choice; paintWindows(); });
     return button;
@@ -569,7 +1024,7 @@
       code: ask.code, category: ask.category || "", reason: ask.reason,
       ends_on: ask.window ? ask.window.ends_on : null,
       until: ask.window ? ask.window.until : null,
-    }, body.dataset.requestUrl);
+    }, body.dataset.requestUrl) || NOT_SENT;
     if (request !== latestRequest) return;
     if (answer.outcome === "refused" && (answer.reason === "invalid"
                                          || answer.reason === "offline")) {
@@ -579,14 +1034,11 @@
       idleAfterNoTouch();
       return;
     }
-    showResult(answer);
+    askResult(answer);
   }
 
   document.querySelectorAll(".ask-start").forEach((button) =>
-    button.addEventListener("click", () => {
-      if (ask && mode === "scan" && $("result").classList.contains("agreed")) openForm();
-      else startAsking();
-    }));
+    button.addEventListener("click", startAsking));
   document.querySelectorAll(".ask-cancel").forEach((button) =>
     button.addEventListener("click", goIdle));
   $("ask-keypad").addEventListener("click", openKeypad);
@@ -605,5 +1057,6 @@
 
   tick(); setInterval(tick, 10000);
   goIdle();
+  outbox.load();
   poll();
 })();
