@@ -6,7 +6,9 @@
   (a setting, 17:00 unless an admin changes it), wherever they were put in; for today before
   that time, the phones in lockers now.
 - **Late collections**: taken out at or after the end of the day. **Early collections**: taken
-  out before the "early before" time (15:00 unless changed) on the day they were put in.
+  out before the "early before" time (15:00 unless changed) on the day they were put in, by
+  someone who did not put a phone back in later that day: a lunchtime out-and-back (out at
+  12:30, in again at 13:10) is not an early collection.
   **Overnight**: taken out on a later day than they were put in (never flagged early).
 
 Times are the school's local time; ``deposits`` hold UTC. The log is as it stood at ``now``
@@ -16,7 +18,7 @@ their audit entries live with the web app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_, or_, select
@@ -195,10 +197,22 @@ def daily_log(session: Session, day: date, zone: tzinfo, now: datetime,
                                  _flag(put_in, taken_out, starts, early_until, ends_at)))
         if put_in < as_of and (taken_out is None or taken_out > as_of):
             still_in.append(entry(deposit, put_in, DEPOSITED, deposit.deposit_kiosk_id))
+    entries = _out_and_back_is_not_early(entries)
     # Within one second a phone can go in and out: the deposit first.
     entries.sort(key=lambda e: (e.at, e.kind != DEPOSITED, name_key(e.name), e.locker))
     still_in.sort(key=lambda e: (name_key(e.name), e.bank, e.locker))
     return DailyLog(day, times, ends_at, as_of, entries, still_in)
+
+
+def _out_and_back_is_not_early(entries: list[LogEntry]) -> list[LogEntry]:
+    """An early collection followed, the same day, by the same person putting a phone back
+    in was a break (lunch, a call), not leaving early: it keeps no flag."""
+    back_at: dict[int, datetime] = {}
+    for e in entries:
+        if e.kind == DEPOSITED:
+            back_at[e.person_id] = max(e.at, back_at.get(e.person_id, e.at))
+    return [replace(e, flag="") if e.flag == EARLY and back_at.get(e.person_id, e.at) > e.at
+            else e for e in entries]
 
 
 def _flag(put_in: datetime, taken_out: datetime, day_starts: datetime, early_until: datetime,

@@ -3,9 +3,10 @@
 How exceptions were asked for and decided, and how well the policy was met day by day:
 
 - **Exceptions by category and by week.** Every request *made* in the range is counted once,
-  in the week it was made, by what became of it: approved (including those later revoked or
-  that ran to their end and expired), declined, lapsed (nobody decided before its window
-  ended), or still pending. Revoked and expired are subsets of approved.
+  in the week it was made, in exactly one column, by what became of it: approved and still
+  agreed, approved and ran to its end, approved and revoked early, declined, not decided in
+  time (nobody decided before its window ended), or still pending. The columns add up to the
+  requests; approved is the first three.
 - **Compliance by day**: from ``register.compliance``, the same computation as the office's
   weekly and termly summaries.
 - **Repeated requesters**: people with at least ``min_requests`` requests in the range, with
@@ -33,14 +34,14 @@ from register.exception_requests import (
     CATEGORIES,
     DECLINED,
     EXPIRED,
-    PENDING,
     REVOKED,
 )
 from register.models import AuditEvent, ExceptionRequest, utc_now
 
 NAME = "policy"  # the report's name in the audit trail
 MIN_REQUESTS = 3
-OUTCOMES = ("requested", "approved", "declined", "revoked", "expired", "lapsed", "pending")
+# The columns of the exceptions tables, in order: after "requested", they partition it.
+OUTCOMES = ("requested", "agreed", "expired", "revoked", "declined", "lapsed", "pending")
 
 
 @dataclass
@@ -48,21 +49,35 @@ class Outcomes:
     """Requests made in a span, by what became of each."""
 
     requested: int = 0
-    approved: int = 0  # put into force (including revoked and expired ones)
-    declined: int = 0
-    revoked: int = 0  # approved, then ended early by SLT
+    agreed: int = 0  # approved, and still in force (or yet to start)
     expired: int = 0  # approved, and ran to the end of its window
+    revoked: int = 0  # approved, then ended early by SLT
+    declined: int = 0
     lapsed: int = 0  # never decided: its window ended while pending
     pending: int = 0  # not decided yet
 
     def add(self, outcome: Outcome) -> None:
+        """Into exactly one column, whatever the status says, so the columns add up."""
         self.requested += 1
-        self.approved += outcome.approved
-        self.declined += outcome.status == DECLINED
-        self.revoked += outcome.status == REVOKED
-        self.expired += outcome.status == EXPIRED and outcome.approved
-        self.lapsed += outcome.status == EXPIRED and not outcome.approved
-        self.pending += outcome.status == PENDING
+        if outcome.approved:
+            self.revoked += outcome.status == REVOKED
+            self.expired += outcome.status == EXPIRED
+            self.agreed += outcome.status not in (REVOKED, EXPIRED)
+        else:
+            self.declined += outcome.status in (DECLINED, REVOKED)
+            self.lapsed += outcome.status == EXPIRED
+            self.pending += outcome.status not in (DECLINED, REVOKED, EXPIRED)
+
+    @property
+    def approved(self) -> int:
+        """Put into force at some time: still agreed, ran to its end, or revoked."""
+        return self.agreed + self.expired + self.revoked
+
+    @property
+    def parts(self) -> tuple[int, ...]:
+        """The columns that partition the requests: they sum to ``requested``."""
+        return (self.agreed, self.expired, self.revoked, self.declined, self.lapsed,
+                self.pending)
 
 
 @dataclass(frozen=True)
@@ -230,7 +245,7 @@ def _decision_times(outcomes: list[Outcome]) -> DecisionTimes:
         median_declined=_median([o.decision_time for o in decided
                                  if not o.approved and o.decision_time is not None]),
         within_an_hour=sum(t <= timedelta(hours=1) for t in every),
-        undecided=sum(o.status in (PENDING, EXPIRED) and not o.approved for o in outcomes),
+        undecided=sum(not o.approved and o.status not in (DECLINED, REVOKED) for o in outcomes),
     )
 
 

@@ -75,6 +75,29 @@ def test_the_day_by_time_with_flags(session, school):
     assert (len(log.deposits), len(log.collections), log.records) == (4, 4, 10)
 
 
+def test_a_lunchtime_out_and_back_is_not_an_early_collection(session, school):
+    """Erin takes her phone out at 12:30 and puts it back at 13:10: a break, not leaving
+    early. Frank takes his out at 12:40 and does not come back: early."""
+    def person(name: str, imei: str):
+        someone = people.add_person(session, people.PersonDetails(name, "staff"), "test")
+        return people.register_device(session, someone, people.DeviceDetails(imei=imei), "test")
+
+    erin, frank = person("Erin Evans", "356938035643809"), person("Frank Fox", "006928650319490")
+    session.commit()
+    for phone, hour, minute in ((erin, 8, 0), (frank, 8, 5), (erin, 12, 30), (frank, 12, 40),
+                                (erin, 13, 10), (erin, 16, 0)):
+        scan_code(session, school.staff_kiosk.id, phone.label_code, at(hour, minute), LONDON)
+
+    log = daily_log.daily_log(session, DAY, LONDON, AFTER)
+    assert [e.name for e in log.early] == ["Frank Fox"]
+    assert [(e.at.strftime("%H:%M"), e.name, e.flag) for e in log.collections] == [
+        ("12:30", "Erin Evans", ""), ("12:40", "Frank Fox", "early"), ("16:00", "Erin Evans", "")]
+    assert (len(log.deposits), len(log.collections), len(log.early)) == (3, 3, 1)
+    # At 12:50, before Erin is back, the log says what it knew then: both out early.
+    at_lunch = daily_log.daily_log(session, DAY, LONDON, at(12, 50))
+    assert [e.name for e in at_lunch.early] == ["Erin Evans", "Frank Fox"]
+
+
 def test_the_day_before_shows_the_phone_left_in(session, school):
     build_day(session, school)
     log = daily_log.daily_log(session, date(2026, 11, 17), LONDON, AFTER)
