@@ -9,10 +9,14 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: run test test-sqlite test-postgres browser lint bench bench-pdf clean
 
+# pip -qq prints errors only: its warnings (about a package index a machine's own pip
+# configuration names, for one) ran to about 100 lines before the demo's links. The same
+# packages are installed; a failed install still stops here with pip's error.
+PIP_INSTALL := $(BIN)/python -m pip install -qq --disable-pip-version-check
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
 # The web app (gunicorn) and the Staff room kiosk's agent on simulated readers and locks;

@@ -74,10 +74,16 @@ def seed_demo(base_url: str, token_file: Path | None) -> None:
                "> Pair this kiosk)")
     click.echo(f"  Office:   {base_url}/office   sign in as office / {demo.PASSWORD}")
     click.echo(f"  SLT:      {base_url}/slt      sign in as slt / {demo.PASSWORD}")
+    click.echo(f"            (or deputy / {demo.PASSWORD}: a second SLT member, for the "
+               "requests that need two approvals)")
     click.echo(f"  Admin:    sign in as admin / {demo.PASSWORD}")
     with read_only(session):
         samples = demo.sample_codes(session)
-    click.echo(f"  Phone labels to try: {', '.join(samples)}\n")
+        imei = demo.sample_imei(session)
+    click.echo(f"  Phone labels to try: {', '.join(samples)}")
+    if imei is not None:
+        click.echo(f"  An IMEI to type on the kiosk's keypad: {imei[0]} ({imei[1]})")
+    click.echo("")
 
 
 @click.command("create-user")

@@ -168,6 +168,16 @@ def sample_codes(session: Session, limit: int = 3) -> list[str]:
     return list(codes)
 
 
+def sample_imei(session: Session) -> tuple[str, str] | None:
+    """A registered phone's IMEI, as typed at the kiosk's keypad, and whose phone it is."""
+    device = session.scalars(
+        select(Device).join(Device.owner)
+        .where(Device.retired_at.is_(None), Person.active)
+        .order_by(Device.id).limit(1)
+    ).first()
+    return (device.imei, f"{device.owner.first_name}'s phone") if device else None
+
+
 def kiosk_samples(session: Session) -> list[tuple[str, str]]:
     """Codes a stranger can tap on the demo kiosk to see each outcome."""
     samples: list[tuple[str, str]] = []
