@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -24,8 +25,14 @@ from register import audit, importer, lock_commands, people
 from register.db import read_only, unit_of_work
 from register.deposits import lockers_in_use, open_deposit
 from register.errors import RegisterError
-from register.models import Category, Locker, LockerBank, Role
-from register.people import DeviceDetails, ImeiNeedsConfirmation, PersonDetails
+from register.models import Category, Locker, LockerBank, Person, Role
+from register.people import (
+    DeviceDetails,
+    ImeiNeedsConfirmation,
+    PersonDetails,
+    PossibleDuplicate,
+    RetiredImei,
+)
 from register.text import clean_text, whole_number
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -50,29 +57,64 @@ def _device_details(form: Any) -> DeviceDetails:
                          make=form.get("make", ""), model=form.get("model", ""))
 
 
-def _person_form(person: Any, values: Any, error: str | None = None) -> tuple[str, int]:
-    """The person form, inside the caller's unit of work (it lists the lockers)."""
+def _person_form(person: Any, values: Any, error: RegisterError | None = None,
+                 ) -> tuple[str, int]:
+    """The person form, inside the caller's unit of work (it lists the lockers). A possible
+    duplicate is a question: the form comes back with *Add anyway*."""
     return render_template(
-        "office/person_form.html", person=person, values=values, error=error,
+        "office/person_form.html", person=person, values=values,
+        error=str(error) if error else None,
+        duplicate=error if isinstance(error, PossibleDuplicate) else None,
         categories=list(Category), lockers=people.all_lockers(db.session()),
     ), 422 if error else 200
+
+
+MAX_SHOWN = 200  # people listed as you type; the full page lists everyone
+
+
+def _search_form() -> tuple[str, str, bool]:
+    """What is searched for, from a POST (never the URL: it may be an IMEI); the category and
+    "include people who have left" may also come in the URL."""
+    form = request.form if request.method == "POST" else request.args
+    query = request.form.get("q", "").strip() if request.method == "POST" else ""
+    return query, form.get("category", ""), form.get("left") == "1"
+
+
+def _search(query: str, category: str, include_left: bool, how: str) -> list[Person]:
+    """The search and its audit entry, in the caller's unit of work."""
+    session = db.session()
+    found = people.search_people(session, query, category, include_left)
+    listed = f"{len(found)} {'person' if len(found) == 1 else 'people'} listed"
+    audit.record(session, actor(), "register.search",
+                 detail=listed + (f"; searched by text{how}" if query else ""))
+    return found
 
 
 @bp.route("/", endpoint="people", methods=["GET", "POST"])
 def people_list() -> str:
     """Everyone, or a search. The search text comes only in a POST, never in the URL: it may
     be an IMEI, and a URL ends up in access logs and browser history."""
-    form = request.form if request.method == "POST" else request.args
-    query = request.form.get("q", "").strip() if request.method == "POST" else ""
-    category = form.get("category", "")
-    include_left = form.get("left") == "1"
-    with unit_of_work(db.session()) as session:
-        found = people.search_people(session, query, category, include_left)
-        listed = f"{len(found)} {'person' if len(found) == 1 else 'people'} listed"
-        audit.record(session, actor(), "register.search",
-                     detail=listed + ("; searched by text" if query else ""))
+    query, category, include_left = _search_form()
+    with unit_of_work(db.session()):
+        found = _search(query, category, include_left, "")
         return render_template("office/people.html", people=found, q=query, category=category,
                                include_left=include_left, categories=list(Category))
+
+
+@bp.route("/search.json", methods=["POST"])
+def people_search() -> Any:
+    """The search as you type (kiosk/static/search.js): the table's rows, rendered here as
+    on the full page. A POST, for the same reason as the page's search."""
+    query, category, include_left = _search_form()
+    with unit_of_work(db.session()):
+        found = _search(query, category, include_left, " as you type")
+        rows = render_template("office/_people_rows.html", people=found[:MAX_SHOWN])
+    return jsonify(count=len(found), html=rows, summary=_summary(len(found), bool(query)))
+
+
+def _summary(count: int, searched: bool) -> str:
+    listed = f"{count} {'person' if count == 1 else 'people'}"
+    return f"{listed} found for your search." if searched else f"{listed}."
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
@@ -82,12 +124,18 @@ def person_new() -> Any:
             return _person_form(None, {"category": "staff"})
     try:
         with unit_of_work(db.session()) as session:
-            person = people.add_person(session, _person_details(request.form), actor())
+            person = people.add_person(session, _person_details(request.form), actor(),
+                                       confirmed_different=_confirmed_different())
     except RegisterError as error:
         with read_only(db.session()):
-            return _person_form(None, request.form, str(error))
+            return _person_form(None, request.form, error)
     flash(f"{person.name} is on the register. Now add their phone.")
     return redirect(url_for("office.device_new", person_id=person.id))
+
+
+def _confirmed_different() -> bool:
+    """*Add anyway*: the office has read who has the same name and says this is someone else."""
+    return request.form.get("different_person") == "1"
 
 
 @bp.route("/people/<int:person_id>")
@@ -113,25 +161,55 @@ def person_edit(person_id: int) -> Any:
     try:
         with unit_of_work(db.session()) as session:
             person = _get(people.get_person, person_id)
-            people.update_person(session, person, _person_details(request.form), actor())
+            people.update_person(session, person, _person_details(request.form), actor(),
+                                 confirmed_different=_confirmed_different())
     except RegisterError as error:
         with read_only(db.session()):
-            return _person_form(_get(people.get_person, person_id), request.form, str(error))
+            return _person_form(_get(people.get_person, person_id), request.form, error)
     flash("Saved.")
     return redirect(url_for("office.person_view", person_id=person.id))
 
 
-@bp.route("/people/<int:person_id>/left", methods=["POST"])
+def _left_page(person: Person, error: str | None = None) -> tuple[str, int]:
+    """Mark as left: what it does, and a reason (inside the caller's unit of work)."""
+    in_lockers = [d for d in (open_deposit(db.session(), device)
+                              for device in person.current_devices) if d is not None]
+    return render_template("office/confirm_left.html", person=person, error=error,
+                           in_lockers=in_lockers,
+                           reason=request.form.get("reason", "")), 422 if error else 200
+
+
+@bp.route("/people/<int:person_id>/left", methods=["GET", "POST"])
 def person_left(person_id: int) -> Any:
-    with unit_of_work(db.session()) as session:
-        person = _get(people.get_person, person_id)
-        if request.form.get("undo"):
-            people.reinstate(session, person, actor())
-            done = f"{person.name} is active again."
-        else:
-            people.mark_left(session, person, actor())
-            done = f"{person.name} is marked as left; their badge no longer works at the kiosk."
-    flash(done)
+    """Marking someone as left asks for a reason first; *Rejoin* on their page undoes it."""
+    if request.method == "GET":
+        with read_only(db.session()):
+            return _left_page(_get(people.get_person, person_id))
+    try:
+        with unit_of_work(db.session()) as session:
+            person = _get(people.get_person, person_id)
+            reason = people.given_reason(request.form.get("reason", ""), "moved to another school")
+            people.mark_left(session, person, actor(), reason)
+    except RegisterError as error:
+        with read_only(db.session()):
+            return _left_page(_get(people.get_person, person_id), str(error))
+    flash(f"{person.name} is marked as left: their badge and phones no longer work at the "
+          "kiosk. To undo it, choose Rejoin below.")
+    return redirect(url_for("office.person_view", person_id=person.id))
+
+
+@bp.route("/people/<int:person_id>/rejoin", methods=["POST"])
+def person_rejoin(person_id: int) -> Any:
+    try:
+        with unit_of_work(db.session()) as session:
+            person = _get(people.get_person, person_id)
+            people.rejoin(session, person, actor())
+    except RegisterError as error:
+        flash(f"Nothing was changed. {error}", "error")
+        return redirect(url_for("office.person_view", person_id=person_id))
+    flash(f"{person.name} is back on the register: their badge and phones work at the kiosk "
+          "again. Their own locker was freed when they left and is not given back "
+          "automatically: choose one under Edit details if they need it.")
     return redirect(url_for("office.person_view", person_id=person.id))
 
 
@@ -143,6 +221,7 @@ def _device_form(person: Any, device: Any, values: Any, error: RegisterError | N
     return render_template("office/device_form.html", person=person, device=device,
                            values=values, error=str(error) if error else None,
                            confirming=isinstance(error, ImeiNeedsConfirmation),
+                           retired=error.device if isinstance(error, RetiredImei) else None,
                            error_field=getattr(error, "field", None)), 422 if error else 200
 
 
@@ -195,22 +274,66 @@ def device_verify(device_id: int) -> Any:
     return redirect(url_for("office.person_view", person_id=device.owner_id))
 
 
-@bp.route("/devices/<int:device_id>/retire", methods=["POST"])
+def _retire_page(device: Any, error: str | None = None) -> tuple[str, int]:
+    return render_template("office/confirm_retire.html", device=device, error=error,
+                           in_locker=open_deposit(db.session(), device),
+                           reason=request.form.get("reason", "")), 422 if error else 200
+
+
+@bp.route("/devices/<int:device_id>/retire", methods=["GET", "POST"])
 def device_retire(device_id: int) -> Any:
+    """Retiring a phone asks for a reason first; *Reinstate* on the owner's page undoes it."""
+    if request.method == "GET":
+        with read_only(db.session()):
+            return _retire_page(_get(people.get_device, device_id))
     try:
         with unit_of_work(db.session()) as session:
             device = _get(people.get_device, device_id)
             in_locker = open_deposit(session, device) is not None
             if not in_locker:
-                people.retire_device(session, device, actor(), request.form.get("reason", ""))
-    except RegisterError as error:  # a NUL in the reason
-        flash(f"Nothing was changed. {error}", "error")
-        return redirect(url_for("office.person_view", person_id=device.owner_id))
+                reason = people.given_reason(request.form.get("reason", ""), "replaced")
+                people.retire_device(session, device, actor(), reason)
+    except RegisterError as error:
+        with read_only(db.session()):
+            return _retire_page(_get(people.get_device, device_id), str(error))
     if in_locker:
         flash("This phone is in a locker: collect it at the kiosk before retiring it.", "error")
     else:
-        flash(f"{device.description} retired. Its label no longer works at the kiosk.")
+        flash(f"{device.description} retired. Its label no longer works at the kiosk. To undo "
+              "it, choose Reinstate on the phone below.")
     return redirect(url_for("office.person_view", person_id=device.owner_id))
+
+
+@bp.route("/devices/<int:device_id>/reinstate", methods=["POST"])
+def device_reinstate(device_id: int) -> Any:
+    """A retired phone back in use: for its owner, or (``person_id``, from adding its IMEI to
+    someone else) moved to that person."""
+    new_owner_id = whole_number(request.form.get("person_id", ""))
+    try:
+        with unit_of_work(db.session()) as session:
+            device = _get(people.get_device, device_id)
+            previous = device.owner.name
+            owner = _get(people.get_person, new_owner_id) if new_owner_id else None
+            moved = owner is not None and owner.id != device.owner_id
+            people.reinstate_device(session, device, actor(), owner)
+    except RegisterError as error:
+        flash(f"Nothing was changed. {error}", "error")
+        return redirect(url_for("office.person_view", person_id=new_owner_id or
+                                _owner_of(device_id)))
+    if moved:
+        flash(f"{device.description} (label {device.label_code}) is now {device.owner.name}'s "
+              f"phone, and no longer listed under {previous}. Check its IMEI against *#06# "
+              "with them, then mark it verified.")
+    else:
+        flash(f"{device.description} is back in use: its label {device.label_code} works at "
+              "the kiosk again.")
+    return redirect(url_for("office.person_view", person_id=device.owner_id))
+
+
+def _owner_of(device_id: int) -> int:
+    with read_only(db.session()):
+        owner_id: int = _get(people.get_device, device_id).owner_id
+        return owner_id
 
 
 @bp.route("/lockers")
@@ -218,7 +341,10 @@ def lockers() -> str:
     with read_only(db.session()) as session:
         banks = list(session.scalars(select(LockerBank).order_by(LockerBank.name)))
         in_use = {bank.id: lockers_in_use(session, bank.id) for bank in banks}
-        return render_template("office/lockers.html", banks=banks, in_use=in_use)
+        # Someone's own locker is theirs even while empty: never offered as "free".
+        own = {p.fixed_locker_id: p for p in session.scalars(
+            select(Person).where(Person.fixed_locker_id.is_not(None), Person.active))}
+        return render_template("office/lockers.html", banks=banks, in_use=in_use, own=own)
 
 
 @bp.route("/lockers/banks", methods=["POST"])

@@ -194,7 +194,8 @@ def register_csv() -> Response:
         ])
     body = exports.csv_text(CSV_HEADER, lines)
     _record("export.register_csv", len(rows), wanted.describe())
-    return _download(body.encode("utf-8"), "text/csv; charset=utf-8",
+    # Flask adds "; charset=utf-8" to a text/* mimetype itself: naming it here said it twice.
+    return _download(body.encode("utf-8"), "text/csv",
                      f"imei-register-{utc_now():%Y-%m-%d}.csv")
 
 

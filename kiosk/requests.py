@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
@@ -85,23 +95,52 @@ def _time(text: str, what: str) -> time | None:
 
 
 def _page(person: Person | None, values: Any, error: str | None = None, status: int = 200,
-          ) -> tuple[str, int]:
-    query = request.args.get("q", "").strip()
-    matches: list[Person] = []
-    if person is None and query:
-        matches = people.search_people(db.session(), query)[:MAX_MATCHES]
-        audit.record(db.session(), actor(), "requests.person_search",
-                     detail=f"{len(matches)} people listed")
+          query: str | None = None) -> tuple[str, int]:
+    query = (request.args.get("q", "") if query is None else query).strip()
+    matches = _matches(query, "") if person is None and query else []
     recent = list(db.session.scalars(
         select(ExceptionRequest).options(selectinload(ExceptionRequest.person))
         .order_by(ExceptionRequest.requested_at.desc()).limit(10)))
     page = render_template(
         "slt/request_form.html", person=person, values=values, error=error, query=query,
-        matches=matches, categories=CATEGORIES, weekdays=list(enumerate(WEEKDAYS)),
+        matches=matches, summary=_summary(len(matches), query), categories=CATEGORIES,
+        weekdays=list(enumerate(WEEKDAYS)),
         two_approvers=settings.second_approver_categories(db.session()), recent=recent,
         windows={r.id: Window.of(r).describe() for r in recent},
         today=utc_now().astimezone(current_app.extensions["school_zone"]).date())
     return page, status
+
+
+def _matches(query: str, how: str) -> list[Person]:
+    """Who the request may be for (people who have not left), and the search's audit entry."""
+    matches = people.search_people(db.session(), query)[:MAX_MATCHES]
+    audit.record(db.session(), actor(), "requests.person_search",
+                 detail=f"{len(matches)} people listed{how}")
+    return matches
+
+
+@bp.route("/people", methods=["POST"])
+@in_unit_of_work
+def people_search() -> Any:
+    """Who is it for? By POST, so the name (or badge, or IMEI digits) stays out of the URL.
+    As you type (kiosk/static/search.js asks for JSON): the matching buttons; from the form
+    without the script: the whole page."""
+    query = request.form.get("q", "").strip()
+    if "application/json" not in request.headers.get("Accept", ""):
+        return _page(None, MultiDict({"when": "today"}), query=query)
+    matches = _matches(query, " as you type") if query else []
+    html = render_template("slt/_person_matches.html", matches=matches, query=query)
+    return jsonify(count=len(matches), html=html, summary=_summary(len(matches), query))
+
+
+def _summary(count: int, query: str) -> str:
+    if not query:
+        return ""
+    if not count:
+        return f"Nobody on the register matches “{query}”."
+    if count >= MAX_MATCHES:
+        return f"The first {count} matches: type more of the name to narrow them."
+    return f"{count} {'match' if count == 1 else 'matches'}: choose who the request is for."
 
 
 def _chosen_person(ident: str) -> Person | None:

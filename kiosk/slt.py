@@ -25,7 +25,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from kiosk.auth import actor, roles_required
@@ -34,7 +34,16 @@ from register import audit, duty, exception_requests, kiosk_link, notify
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import APPROVED, CATEGORIES, REVOKED, Window
-from register.models import Deposit, Device, ExceptionRequest, Role, User, utc_now
+from register.models import (
+    Deposit,
+    Device,
+    ExceptionRequest,
+    Locker,
+    LockerBank,
+    Role,
+    User,
+    utc_now,
+)
 from register.text import whole_number
 
 bp = Blueprint("slt", __name__, url_prefix="/slt")
@@ -148,13 +157,33 @@ def approved_cards(user: User, now: datetime, zone: tzinfo) -> list[ApprovedCard
     ]
 
 
+def _lockers_held() -> dict[int, str]:
+    """Where each person's phones are locked away now: "Staff room locker 5" where the school
+    has several banks (each may have a locker 5), else "locker 5" ("lockers 5 and 7")."""
+    session = db.session()
+    several = (session.scalar(select(func.count()).select_from(LockerBank)) or 0) > 1
+    by_bank: dict[int, dict[str, list[str]]] = {}
+    for owner_id, number, bank in session.execute(
+            select(Device.owner_id, Locker.number, LockerBank.name)
+            .join(Deposit, Deposit.device_id == Device.id)
+            .join(Locker, Deposit.locker_id == Locker.id)
+            .join(LockerBank, Locker.bank_id == LockerBank.id)
+            .where(Deposit.collected_at.is_(None)).order_by(LockerBank.name, Locker.number)):
+        by_bank.setdefault(owner_id, {}).setdefault(bank, []).append(str(number))
+    return {owner_id: _names([
+        f"{bank + ' ' if several else ''}locker{'s' if len(numbers) > 1 else ''} "
+        f"{_names(numbers)}" for bank, numbers in banks.items()])
+        for owner_id, banks in by_bank.items()}
+
+
 def duty_rows(now: datetime, zone: tzinfo) -> list[DutyRow]:
     rows = []
+    held = _lockers_held()
     for entry in duty.on_duty_now(db.session(), zone, now):
         if entry.lockers:
-            numbers = _names([str(n) for n in sorted(entry.lockers)])
             state = "locked"
-            text = f"Phone locked away: locker{'s' if len(entry.lockers) > 1 else ''} {numbers}"
+            where = held.get(entry.person.id, "a locker")
+            text = f"Phone locked away: {where}"
         elif entry.exception is not None:
             window = Window.of(entry.exception)
             ends = window.today_ends(now, zone)

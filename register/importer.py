@@ -83,6 +83,8 @@ class ImportRow:
 
     @property
     def action_text(self) -> str:
+        if self.errors:  # it will do nothing until it is fixed: never "new person + phone"
+            return "✕ to fix: nothing is imported until this row is right"
         if self.action is Action.PHONE_FOR_EARLIER_ROW:
             return f"phone for the person on row {self.person_line}"
         if self.action is Action.SAME_AS_EARLIER_ROW:

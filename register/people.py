@@ -7,14 +7,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from register import audit
 from register.errors import ImeiTaken, InvalidImei, NotFound, ScanRefused, ValidationError
 from register.imei import parse_imei
 from register.models import Category, Device, Locker, LockerBank, Person, utc_now
-from register.text import ascii_form, clean_text
+from register.text import ascii_form, clean_text, search_form
 
 # Crockford's base 32 without I, L, O, U: nothing to misread on a small printed label.
 _LABEL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -24,6 +24,42 @@ MAX_CODE_LENGTH = 64  # longer than any label, badge or IMEI (with its separator
 # After ascii_form: a label, a badge, or an IMEI with the separators people type in one.
 _CODE = re.compile(rf"[A-Z0-9:/.\-]{{1,{MAX_CODE_LENGTH}}}")
 _BADGE = re.compile(r"[A-Z0-9]+")
+
+
+class PossibleDuplicate(ValidationError):
+    """Someone of the same name is on the register already: the office confirms that this is a
+    different person (``confirmed_different``) or goes to the one there is."""
+
+    reason = "possible_duplicate"
+
+    def __init__(self, name: str, same: list[Person]) -> None:
+        described = "; ".join(_described(p) for p in same)
+        if len(same) == 1:
+            opening = (f"There is already someone called {same[0].name} on the register "
+                       f"({described}).")
+        else:
+            opening = f"There are already {len(same)} people called {name} ({described})."
+        super().__init__(f"{opening} If this is someone else, say so below; if it is the same "
+                         "person, open their record instead.")
+        self.same = same
+
+
+def _described(person: Person) -> str:
+    badge = f"badge {person.badge_id}" if person.badge_id else "no badge"
+    left = "" if person.active else ", marked as left"
+    return f"{person.category_label}, {badge}{left}"
+
+
+class RetiredImei(ImeiTaken):
+    """The IMEI belongs to a retired phone: the office may bring that phone back instead."""
+
+    reason = "retired_imei"
+
+    def __init__(self, imei: str, device: Device) -> None:
+        reason = f" ({device.retired_reason})" if device.retired_reason else ""
+        super().__init__(f"IMEI {imei} is {device.owner.name}'s {device.description}, which was "
+                         f"retired{reason}.")
+        self.device = device
 
 
 class ImeiNeedsConfirmation(InvalidImei):
@@ -93,13 +129,21 @@ def get_device(session: Session, device_id: int) -> Device:
 def search_people(
     session: Session, query: str = "", category: str = "", include_left: bool = False
 ) -> list[Person]:
-    statement = select(Person).options(selectinload(Person.devices)).order_by(Person.name)
+    """People as they are written: every word of the query in their name, whatever the case,
+    accents or spacing (people.search_name, kept by the model), or the exact badge or label
+    code, or four or more digits of an IMEI."""
+    statement = (select(Person).options(selectinload(Person.devices))
+                 .order_by(Person.search_name, Person.name, Person.id))
     term = clean_text(query.replace("\x00", "")).strip()[:200]
     if term:
-        like = f"%{term.lower()}%"
+        words = search_form(term).split()
+        clauses: list[ColumnElement[bool]] = []
+        if words:
+            clauses.append(and_(*(Person.search_name.like(f"%{_like_escaped(word)}%",
+                                                          escape="\\") for word in words)))
         code = normalise_badge_id(term) or ""
         digits = "".join(ch for ch in code if "0" <= ch <= "9")
-        clauses = [func.lower(Person.name).like(like), Person.badge_id == code]
+        clauses.append(Person.badge_id == code)
         device_match = select(Device.owner_id).where(
             or_(Device.label_code == code,
                 *([Device.imei.like(f"%{digits}%"), Device.imei2.like(f"%{digits}%")]
@@ -112,6 +156,22 @@ def search_people(
     if not include_left:
         statement = statement.where(Person.active)
     return list(session.scalars(statement))
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched as it is inside a LIKE pattern: "%" and "_" are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def same_name(session: Session, name: str, person_id: int | None = None) -> list[Person]:
+    """Everyone else whose name reads the same ("Zoe Smith" and "ZOË  SMITH")."""
+    folded = search_form(name)[:120]
+    if not folded:
+        return []
+    return list(session.scalars(
+        select(Person).where(Person.search_name == folded,
+                             Person.id != (person_id if person_id is not None else -1))
+        .order_by(Person.id)))
 
 
 MAX_LENGTH = {"name": 120, "badge_id": 64, "email": 200}
@@ -158,9 +218,15 @@ def validate_person(session: Session, details: PersonDetails, person_id: int | N
             raise ValidationError(f"Locker {locker.number} is already {holder.name}'s locker.")
 
 
-def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
+def add_person(session: Session, details: PersonDetails, actor: str,
+               confirmed_different: bool = False) -> Person:
+    """A new person; someone of the same name already there is a PossibleDuplicate unless the
+    office has confirmed this is a different person."""
     validate_person(session, details, None)
     details = cleaned_person(details)
+    same = same_name(session, details.name)
+    if same and not confirmed_different:
+        raise PossibleDuplicate(details.name, same)
     person = Person(
         name=details.name, category=details.category, badge_id=details.badge_id,
         email=details.email, fixed_locker_id=details.fixed_locker_id,
@@ -171,9 +237,14 @@ def add_person(session: Session, details: PersonDetails, actor: str) -> Person:
     return person
 
 
-def update_person(session: Session, person: Person, details: PersonDetails, actor: str) -> None:
+def update_person(session: Session, person: Person, details: PersonDetails, actor: str,
+                  confirmed_different: bool = False) -> None:
     validate_person(session, details, person.id)
     details = cleaned_person(details)
+    if search_form(details.name)[:120] != person.search_name:  # renamed: to someone else's name?
+        same = same_name(session, details.name, person.id)
+        if same and not confirmed_different:
+            raise PossibleDuplicate(details.name, same)
     person.name = details.name
     person.category = details.category
     person.badge_id = details.badge_id
@@ -182,18 +253,46 @@ def update_person(session: Session, person: Person, details: PersonDetails, acto
     audit.record(session, actor, "person.edit", f"person:{person.id}")
 
 
-def mark_left(session: Session, person: Person, actor: str, now: datetime | None = None) -> None:
+MAX_REASON = 200
+
+
+def given_reason(text: str, example: str) -> str:
+    """The short reason the office must give to retire a phone or mark someone as left."""
+    reason = " ".join(clean_text(text, "The reason").split())
+    if not reason:
+        raise ValidationError(f"Give a short reason, such as “{example}”: it is kept with the "
+                              "record and in the audit trail.")
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"Keep the reason to {MAX_REASON} characters; it has "
+                              f"{len(reason)}.")
+    return reason
+
+
+def mark_left(session: Session, person: Person, actor: str, reason: str = "",
+              now: datetime | None = None) -> None:
     """They no longer work with pupils: their badge stops working and their locker is freed."""
+    if not person.active:
+        raise ValidationError(f"{person.name} is already marked as left.")
+    reason = clean_text(reason, "The reason").strip()[:MAX_REASON]
+    freed = person.fixed_locker
     person.active = False
     person.left_at = now or utc_now()
+    person.left_reason = reason or None
     person.fixed_locker_id = None
-    audit.record(session, actor, "person.left", f"person:{person.id}")
+    detail = "; ".join(part for part in (
+        reason, f"own locker {freed.number} at {freed.bank.name} freed" if freed else "") if part)
+    audit.record(session, actor, "person.left", f"person:{person.id}", detail)
 
 
-def reinstate(session: Session, person: Person, actor: str) -> None:
+def rejoin(session: Session, person: Person, actor: str) -> None:
+    """Undo "marked as left": active again, their badge and phones work at the kiosk again.
+    Their own locker, freed when they left, is not given back: it may be someone else's now."""
+    if person.active:
+        raise ValidationError(f"{person.name} is not marked as left.")
     person.active = True
     person.left_at = None
-    audit.record(session, actor, "person.reinstate", f"person:{person.id}")
+    person.left_reason = None
+    audit.record(session, actor, "person.rejoin", f"person:{person.id}")
 
 
 def check_imei(session: Session, text: str, field: str, device_id: int | None) -> str:
@@ -209,11 +308,11 @@ def check_imei(session: Session, text: str, field: str, device_id: int | None) -
         select(Device).where(or_(Device.imei == parsed.imei, Device.imei2 == parsed.imei))
     )
     if holder and holder.id != device_id:
-        state = " (retired)" if holder.retired_at else ""
-        taken = ImeiTaken(
-            f"IMEI {parsed.imei} is already registered to {holder.owner.name}'s "
-            f"{holder.description}{state}."
-        )
+        if holder.retired_at is not None:
+            taken: ImeiTaken = RetiredImei(parsed.imei, holder)
+        else:
+            taken = ImeiTaken(f"IMEI {parsed.imei} is already registered to "
+                              f"{holder.owner.name}'s {holder.description}.")
         taken.field = field
         raise taken
     return parsed.imei
@@ -272,10 +371,38 @@ def verify_device(
 def retire_device(
     session: Session, device: Device, actor: str, reason: str = "", now: datetime | None = None
 ) -> None:
-    reason = clean_text(reason, "The reason").strip()[:200]
+    if device.retired_at is not None:
+        raise ValidationError(f"This {device.description} is already retired.")
+    reason = clean_text(reason, "The reason").strip()[:MAX_REASON]
     device.retired_at = now or utc_now()
     device.retired_reason = reason or None
     audit.record(session, actor, "device.retire", f"device:{device.id}", reason)
+
+
+def reinstate_device(session: Session, device: Device, actor: str,
+                     owner: Person | None = None) -> None:
+    """Undo a retirement: the phone and its label work at the kiosk again. With ``owner``,
+    the phone moves to that person (its IMEI is to be checked with them again)."""
+    owner = owner or device.owner
+    if device.retired_at is None:
+        raise ValidationError(f"{device.owner.name}'s {device.description} is not retired.")
+    if not owner.active:
+        raise ValidationError(f"{owner.name} is marked as left: rejoin them first, from their "
+                              "page.")
+    for imei in (device.imei, device.imei2):
+        if imei:  # unique on the register, but say so in words should that ever change
+            check_imei(session, imei, "imei", device.id)
+    previous = device.owner
+    device.retired_at = None
+    device.retired_reason = None
+    if owner.id != previous.id:
+        device.owner = owner
+        device.verified_at = None
+        device.verified_by = None
+        audit.record(session, actor, "device.move", f"device:{device.id}",
+                     f"from person:{previous.id} to person:{owner.id}")
+    audit.record(session, actor, "device.reinstate", f"device:{device.id}",
+                 f"person:{owner.id}")
 
 
 def _unused_label_code(session: Session) -> str:

@@ -76,6 +76,12 @@ ALLOWED.update({
 ALLOWED.update({
     "audit_views.audit_trail": ADMINS,
 })
+# Issue 10, the office: search as you type (POST, so nothing typed reaches a URL), and undoing
+# a retired phone or a person marked as left (kiosk/office.py, kiosk/requests.py).
+ALLOWED.update({
+    "office.people_search": OFFICE_STAFF, "office.person_rejoin": OFFICE_STAFF,
+    "office.device_reinstate": OFFICE_STAFF, "requests.people_search": STAFF,
+})
 
 
 def _routes() -> list[tuple[str, str, str]]:

@@ -149,13 +149,14 @@ def test_a_phone_in_a_locker_cannot_be_retired(office, client, app, web_school):
 
 
 def test_mark_left_and_reinstate(office, app, web_school):
-    office.post(f"/office/people/{web_school.carol.id}/left", follow_redirects=True)
+    office.post(f"/office/people/{web_school.carol.id}/left", data={"reason": "moved school"},
+                follow_redirects=True)
     with app.app_context():
         carol = db.session.get(Person, web_school.carol.id)
         assert not carol.active and carol.fixed_locker_id is None
     assert "Carol Clark" not in office.get("/office/").data.decode()
     assert "Carol Clark" in office.get("/office/?left=1").data.decode()
-    office.post(f"/office/people/{web_school.carol.id}/left", data={"undo": "1"})
+    office.post(f"/office/people/{web_school.carol.id}/rejoin")
     assert "Carol Clark" in office.get("/office/").data.decode()
 
 

@@ -304,7 +304,7 @@ def test_now_shows_who_is_on_duty_and_how_the_policy_is_met(client, auth, app, w
     client.post(f"/slt/exceptions/{carol_request}/revoke", data={"reason": "Cover found"})
     html = page(client)
     now = html[html.index('id="now-title"'):]
-    assert "Phone locked away: locker 1" in now
+    assert "Phone locked away: Staff room locker 1" in now  # two banks: which one
     assert "Exception until the end of the day, agreed by deputy" in now
     assert re.search(r"Due to deposit: exception revoked at \d\d:\d\d", now)
     assert "No phone locked away and no exception" in now
