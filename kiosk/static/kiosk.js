@@ -985,7 +985,7 @@
       const note = document.createElement("span");
       note.className = "window-note";
       note.textContent = "all day";
-      button.append(words, note);
+      button.append(words, " ", note);
     } else {
       button.textContent = choice.label;
     }

@@ -100,7 +100,7 @@ def test_asking_at_the_kiosk_with_taps(kiosk, app, web_school, camera):
 
     expect(page.locator("#ask-title")).to_have_text("3 of 3: Until when?")
     expect(page.locator("#windows-time button")).to_have_text(
-        ["12:00", "15:30", "17:00", "End of day"])
+        ["12:00", "15:30", "17:00", "Midnight all day"])
     tap(page, "15:30")
     expect(page.locator("#ask-summary")).to_have_text(
         "You are asking: Family or medical emergency, “Son ill”, today until 15:30.")
@@ -162,22 +162,30 @@ def test_a_badge_read_by_the_agents_reader_answers_scan_your_badge(kiosk, app, w
     kiosk.expect_result("Phone locked away", "Locker 1")
 
 
-def test_the_domain_refusal_is_a_sentence_on_the_form(kiosk, app, web_school):
+def test_refusals_are_sentences_on_the_form(kiosk, app, web_school, monkeypatch, camera):
     page = kiosk.page
     page.locator("#idle .ask-start").click()
     kiosk.scan(web_school.bob.badge_id)  # two phones: the badge still names one person
     tap(page, "Caring responsibility")
-    page.locator("#reason-next").click()  # nothing typed
+    page.locator("#reason-next").click()  # nothing typed: said at once, not at Send
+    expect(page.locator("#reason-error-text")).to_have_text("Say briefly why the phone is needed.")
+    expect(page.locator("#ask-title")).to_have_text("2 of 3: Say briefly why")
+    assert_fits_without_scrolling(page)
+    camera.kiosk(page, "ask-reason-empty")
+    type_on_screen(page, "carer")
+    expect(page.locator("#reason-error")).to_be_hidden()
+    page.locator("#reason-next").click()
     page.locator("#ask-send").click()
     expect(page.locator("#ask-error-text")).to_have_text("Choose until when you need your phone.")
-    tap(page, "Today and tomorrow")
+    # The server's own refusal, in its words: by the time Bob sends, 12:00 has gone.
+    tap(page, "12:00")
+    monkeypatch.setattr(kiosk_views, "utc_now", lambda: T0.replace(hour=12, minute=30))
     page.locator("#ask-send").click()
-    expect(page.locator("#ask-error-text")).to_have_text("Say briefly why the phone is needed.")
+    expect(page.locator("#ask-error-text")).to_have_text(
+        "It is already past 12:00: choose a later time.")
     expect(page.locator("#ask-error .warning-icon")).to_have_text("!")
     assert_fits_without_scrolling(page)
-    page.locator("#ask-back").click()
-    type_on_screen(page, "carer")
-    page.locator("#reason-next").click()
+    monkeypatch.setattr(kiosk_views, "utc_now", lambda: T0)
     tap(page, "Today and tomorrow")
     page.locator("#ask-send").click()
     kiosk.expect_result("Request sent")
@@ -226,7 +234,13 @@ def test_on_duty_with_an_agreed_exception_then_signed_out(kiosk, app, web_school
     assert_fits_without_scrolling(page)
     camera.kiosk(page, "on-duty")
 
-    kiosk.scan(web_school.alice_phone.label_code)  # her phone's label does as well
+    # Her phone's label a moment later is held by the guard; signing out is a tap.
+    kiosk.scan(web_school.alice_phone.label_code)
+    kiosk.expect_result("Already on duty")
+    expect(page.locator("#result-message")).to_have_text(
+        "Alice, you are on duty with your phone until 15:30.")
+    camera.kiosk(page, "already-on-duty")
+    tap(page, "Sign out now")
     kiosk.expect_result("Signed out")
     expect(page.locator("#result-message")).to_have_text("Alice, you are signed out. Goodbye.")
     expect(page.locator("#result-icon")).to_have_text("→")
@@ -246,7 +260,9 @@ def test_collecting_says_off_duty_or_until_when(kiosk, app, web_school, camera):
     kiosk.scan(web_school.carol_phone.label_code)
     kiosk.expect_result("Phone locked away", "Locker 3")
     expect(page.locator("#result-ask")).to_be_visible()  # may still ask, having deposited
-    kiosk.scan(web_school.carol.badge_id)  # her one phone
+    kiosk.scan(web_school.carol.badge_id)  # her one phone, at once: the guard asks first
+    kiosk.expect_result("Already in locker 3")
+    tap(page, "Take it out again")
     kiosk.expect_result("Phone collected", "Locker 3")
     expect(page.locator("#result-message")).to_have_text(
         "Carol, your phone is in locker 3. Take it and close the door.")
@@ -257,6 +273,8 @@ def test_collecting_says_off_duty_or_until_when(kiosk, app, web_school, camera):
     kiosk.expect_result("Phone locked away", "Locker 1")
     agreed(app, web_school.alice.id, "Silent")
     kiosk.scan(web_school.alice_phone.label_code)
+    kiosk.expect_result("Already in locker 1")
+    tap(page, "Take it out again")
     kiosk.expect_result("Phone collected", "Locker 1")
     expect(page.locator("#result-detail")).to_have_text(
         "You may keep it until 15:30, as agreed by head.")
