@@ -1,10 +1,13 @@
 """Office pages through Flask's test client: what the office sees and what is saved."""
 
+import re
+
 import pytest
 
 from kiosk.extensions import db
 from register.db import unit_of_work
-from register.models import AuditEvent, Device, Person
+from register.models import AuditEvent, Device, Person, User
+from tests.conftest import FAST_HASH
 
 
 @pytest.fixture
@@ -224,3 +227,50 @@ def test_the_field_at_fault_is_marked(office, web_school):
     first, second = page.split('name="imei2"')
     assert 'aria-invalid="true"' not in first.split('name="imei"')[1]
     assert 'aria-invalid="true"' in second.split("</label>")[0]
+
+
+# --- issue 10's smaller truths -----------------------------------------------------------------
+
+def test_an_own_locker_is_never_shown_as_free(office, web_school):
+    page = office.get("/office/lockers").data.decode()
+    staff_room = page[page.index("<h2>Staff room"):]
+    cells = re.findall(r'<span class="num">(\d+)</span>\s*<span class="state">([^<]*)</span>',
+                       staff_room)[:4]
+    assert cells == [("1", "free"), ("2", "free"), ("3", "Carol Clark's own locker"),
+                     ("4", "free")]
+
+
+def test_import_rows_with_problems_say_they_will_not_be_imported(office):
+    text = "name,category,imei\nDan Dale,Staff,490154203237517\nErin Ellis,Staff,\n"
+    page = office.post("/office/import", data={"text": text}).data.decode()
+    row = page[page.index("<td>2</td>"):page.index("<td>3</td>")]
+    assert "new person + phone" not in row
+    assert "✕ to fix: nothing is imported until this row is right" in row
+    assert "The last digit of 490154203237517 should be 8, not 7" in row
+
+
+def test_the_register_csv_names_its_charset_once(office):
+    response = office.get("/print/register.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def signed_in_as(page: str) -> str:
+    """The words at the top right, beside Sign out."""
+    form = re.search(r'<form[^>]*class="signout">(.*?)</form>', page, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", form).split())
+
+
+@pytest.mark.parametrize(("username", "shown"), [("office", "Office"), ("slt", "SLT"),
+                                                 ("admin", "Admin")])
+def test_the_header_names_the_role_once(client, auth, web_school, username, shown):
+    auth.login(username)
+    words = signed_in_as(client.get("/requests/new").data.decode())
+    assert words.endswith(f"{shown} Sign out")
+    assert username not in words.replace(shown, "")
+
+
+def test_another_users_header_names_them_and_their_role(client, auth, app, web_school):
+    with app.app_context(), unit_of_work(db.session()) as session:
+        session.add(User(username="deputy", password_hash=FAST_HASH, role="slt"))
+    auth.login("deputy")
+    assert signed_in_as(client.get("/slt/").data.decode()).endswith("deputy (SLT) Sign out")
