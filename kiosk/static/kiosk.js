@@ -34,7 +34,7 @@
                    already_signed_in: "Already signed in",
                    leave_choice: "Your exception has ended",
                    signed_in_no_phone: "Signed in, no phone registered",
-                   signed_out_no_phone: "Signed out", notice: "About your request",
+                   signed_out_no_phone: "Signed out", told: "About your request",
                    saved: "Saved", checking: "Checking…" };
   // A refusal names what went wrong; the message below it says what to do.
   const REFUSED = {
@@ -51,7 +51,7 @@
                   off_duty: "→", requested: "✓", pending: "…", agreed: "phone",
                   already_deposited: "!", already_on_duty: "!", already_signed_in: "!",
                   leave_choice: "?", signed_in_no_phone: "✓", signed_out_no_phone: "→",
-                  notice: "i", saved: "✓", checking: "…" };
+                  told: "i", saved: "✓", checking: "…" };
   const TIMES = { deposited: "Locked away at", collected: "Collected at", on_duty: "On duty from",
                   off_duty: "Signed out at", signed_in_no_phone: "Signed in at",
                   signed_out_no_phone: "Signed out at" };
@@ -73,7 +73,7 @@
   // Results that take longer to read, or wait for a touch.
   const LONG_OUTCOMES = new Set(["choose", "on_duty", "requested", "pending", "agreed",
                                  "already_deposited", "already_on_duty", "already_signed_in",
-                                 "notice", "saved"]);
+                                 "told", "saved"]);
   const LEAVE_CHOICE_SECONDS = 30; // "Going home" or "Lock my phone away": then idle again
   const MIN_SHOW_MS = 3000; // a result stays at least this long, whatever comes next
   const MAX_CARDS = 3;
@@ -360,6 +360,11 @@
     const seconds = outcome === "leave_choice" ? LEAVE_CHOICE_SECONDS
       : LONG_OUTCOMES.has(outcome) || data.notice ? idleSeconds * 2 : idleSeconds;
     countDown(target, seconds);
+    // One locker holds one phone: an older card for the same person and locker (her label,
+    // then her badge) is the same story, and this card tells it now.
+    target.about = data.person && data.locker != null ? `${data.person}|${data.locker}` : null;
+    cards.filter((c) => c !== target && !c.waiting && c.about && c.about === target.about)
+      .forEach(removeCard);
     sound.play(DONE_OUTCOMES.has(outcome));
     keepFocus();
   }
@@ -402,10 +407,10 @@
     // Someone who has just locked their phone away may still need to ask for it today; a
     // form already under the cards is someone else's to finish first.
     p.ask.hidden = formUnder
-      || !["deposited", "agreed", "notice"].includes(outcome);
-    p["ask-label"].textContent = { agreed: "Ask for something else", notice: "Ask again" }[outcome]
+      || !["deposited", "agreed", "told"].includes(outcome);
+    p["ask-label"].textContent = { agreed: "Ask for something else", told: "Ask again" }[outcome]
       || "I need my phone today";
-    card.opensForm = outcome === "agreed" || outcome === "notice";
+    card.opensForm = outcome === "agreed" || outcome === "told";
     return outcome;
   }
 
@@ -864,7 +869,7 @@
     if (answer.request) { // already agreed: say so, and offer to ask for something else
       askResult({ ...answer, outcome: "agreed" });
     } else if (answer.notice) { // SLT's decision on an earlier request, before a new one
-      askResult({ ...answer, outcome: "notice", message: "" });
+      askResult({ ...answer, outcome: "told", message: "" });
     } else {
       openForm();
     }
