@@ -1,5 +1,5 @@
 """School-wide settings for admins: which exception categories need a second SLT approver,
-and how long a sign-in lasts."""
+how long a sign-in lasts, and the kiosk's second-scan guard and sounds."""
 
 from __future__ import annotations
 
@@ -33,11 +33,15 @@ def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
     session = db.session()
     chosen = settings.second_approver_categories(session)
     limits = settings.session_limits(session)
+    kiosk = settings.kiosk_settings(session)
     typed = typed or {"idle_minutes": str(limits.idle_minutes),
-                      "lifetime_hours": str(limits.lifetime_hours)}
+                      "lifetime_hours": str(limits.lifetime_hours),
+                      "rescan_guard_seconds": str(kiosk.rescan_guard_seconds),
+                      "kiosk_sound": settings.ON if kiosk.sound else settings.OFF}
     return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen,
                            typed=typed, error=error, idle_range=settings.IDLE_MINUTES_RANGE,
-                           lifetime_range=settings.LIFETIME_HOURS_RANGE)
+                           lifetime_range=settings.LIFETIME_HOURS_RANGE,
+                           guard_range=settings.RESCAN_GUARD_RANGE)
 
 
 @bp.route("/settings", methods=["POST"])
@@ -53,11 +57,26 @@ def settings_save() -> Any:
             limits = settings.put_session_limits(
                 session, request.form.get("idle_minutes", str(limits.idle_minutes)),
                 request.form.get("lifetime_hours", str(limits.lifetime_hours)), actor())
+            kiosk = settings.kiosk_settings(session)
+            if "rescan_guard_seconds" in request.form:
+                kiosk = settings.put_kiosk_settings(
+                    session, request.form["rescan_guard_seconds"],
+                    request.form.get("kiosk_sound") == settings.ON, actor())
     except ValidationError as error:
-        typed = {name: request.form.get(name, "") for name in ("idle_minutes", "lifetime_hours")}
+        typed = {name: request.form.get(name, "") for name in
+                 ("idle_minutes", "lifetime_hours", "rescan_guard_seconds", "kiosk_sound")}
         with read_only(db.session()):
             return _settings_page(str(error), typed), 400
     names = ", ".join(CATEGORIES[c] for c in chosen) or "none"
     flash(f"Saved. Categories needing two SLT approvals: {names}. Sign-ins end after "
-          f"{limits.idle_minutes} minutes unused, and last at most {limits.lifetime_hours} hours.")
+          f"{limits.idle_minutes} minutes unused, and last at most {limits.lifetime_hours} hours. "
+          f"{_guard_sentence(kiosk.rescan_guard_seconds)} Kiosk sounds "
+          f"{'on' if kiosk.sound else 'off'}.")
     return redirect(url_for("admin.settings_form"))
+
+
+def _guard_sentence(seconds: int) -> str:
+    if seconds == 0:
+        return "A second scan at the kiosk acts at once."
+    return (f"A second scan within {seconds} seconds of a deposit asks before taking the "
+            "phone out.")

@@ -17,6 +17,7 @@ STATUS_BY_REASON = {
     # the register is in a state that refuses it now
     "retired": 409, "no_free_locker": 409, "other_bank": 409, "already_asked": 409,
     "decision_refused": 409, "taken": 409, "lock_failed": 409,
+    "already_done": 409,  # a confirm or a choice that finds it already done
     # understood, but not valid
     "invalid": 422, "invalid_imei": 422,
 }

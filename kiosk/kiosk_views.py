@@ -23,11 +23,19 @@ from kiosk.auth import bearer_token
 from kiosk.extensions import db
 from kiosk.scanning import scan_response
 from kiosk.slt import announce_new_request
-from register import codes, exception_requests, kiosk_events, kiosk_link, kiosks, scans
+from register import (
+    codes,
+    exception_requests,
+    kiosk_events,
+    kiosk_link,
+    kiosks,
+    scans,
+    settings,
+)
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import CATEGORIES, AlreadyAsked
-from register.models import ExceptionRequest, Kiosk, utc_now
+from register.models import ExceptionRequest, Kiosk, Person, utc_now
 from register.text import whole_number
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
@@ -109,7 +117,8 @@ def screen() -> Any:
         return render_template("kiosk/screen.html", kiosk=kiosk, demo_codes=demo_codes,
                                categories=CATEGORIES,
                                idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
-                               events_after=kiosk_events.latest_id(session, kiosk.id))
+                               events_after=kiosk_events.latest_id(session, kiosk.id),
+                               sound=settings.kiosk_settings(session).sound)
 
 
 @bp.route("/scan", methods=["POST"])
@@ -143,8 +152,9 @@ UNTIL_TIMES = (time(12, 0), time(15, 30), time(17, 0))
 
 @bp.route("/identify", methods=["POST"])
 def identify() -> Any:
-    """Who a scan names, and any request of theirs that still matters today. Changes nothing:
-    asking starts with a scan that only identifies."""
+    """Who a scan names, and any request of theirs that still matters today. Changes nothing
+    but marking a decision told (``notice``, once): asking starts with a scan that only
+    identifies."""
     kiosk = paired_kiosk()
     if kiosk is None:
         return unpaired()
@@ -152,18 +162,26 @@ def identify() -> Any:
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
         return refused("bad_request", 'Send JSON like {"code": "..."}.')
     zone, now = current_app.extensions["school_zone"], utc_now()
+    session = db.session()
     try:
-        with read_only(db.session()) as session:
+        with read_only(session):
             person = codes.resolve(session, payload["code"]).person
+            person_id = person.id
             waiting = exception_requests.pending_for(session, person.id, zone, now)
             agreed = exception_requests.active_for(session, person.id, zone, now)
-            body = {"outcome": "identified", "person": person.first_name,
-                    "first_name": person.first_name,
-                    "request": _described(waiting or agreed, zone, now),
-                    "message": _already(person.first_name, waiting, agreed, zone, now),
-                    "windows": window_choices(now.astimezone(zone))}
+            body: dict[str, Any] = {
+                "outcome": "identified", "person": person.first_name,
+                "first_name": person.first_name,
+                "request": _described(waiting or agreed, zone, now),
+                "message": _already(person.first_name, waiting, agreed, zone, now),
+                "windows": window_choices(now.astimezone(zone)), "notice": None}
+            untold = bool(exception_requests.untold(session, person.id, now))
     except RegisterError as error:
         return refused_for(error)
+    if untold:  # a decision not yet told: said once, so marked told (the only write here)
+        with unit_of_work(session):
+            body["notice"] = exception_requests.tell_requester(
+                session, session.get_one(Person, person_id), zone, now)
     return jsonify(body)
 
 

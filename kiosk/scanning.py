@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify
 
 from kiosk.answers import refused, status_for
 from kiosk.extensions import db
-from register import scans
+from register import deposits, scans
 from register.db import read_only, unit_of_work
 from register.kiosks import kiosk_for_token
 
@@ -21,9 +21,10 @@ class BadScanRequest(ValueError):
 
 
 def parse_scan(payload: object, browser: bool = False) -> scans.ScanRequest:
-    """``{"code", "key"?, "scanned_at"?, "source"?, "entry"?}`` from the page or the kiosk
-    agent. The kiosk's browser (``browser``: its cookie) sends only page scans, and a code it
-    does not say was scanned counts as typed; what carries the agent's token is a reader's."""
+    """``{"code", "key"?, "scanned_at"?, "source"?, "entry"?, "confirm"?, "choice"?}`` from
+    the page or the kiosk agent. The kiosk's browser (``browser``: its cookie) sends only page
+    scans, and a code it does not say was scanned counts as typed; what carries the agent's
+    token is a reader's."""
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
         raise BadScanRequest('Send JSON like {"code": "..."}.')
     key = payload.get("key")
@@ -38,8 +39,14 @@ def parse_scan(payload: object, browser: bool = False) -> scans.ScanRequest:
     entry = payload.get("entry", scans.TYPED if browser else scans.SCANNER)
     if entry not in scans.ENTRIES:
         raise BadScanRequest(f"entry must be one of: {', '.join(scans.ENTRIES)}.")
+    confirm = payload.get("confirm", False)
+    if not isinstance(confirm, bool):
+        raise BadScanRequest("confirm must be true or false.")
+    choice = payload.get("choice")
+    if choice is not None and choice not in deposits.LEAVE_CHOICES:
+        raise BadScanRequest(f"choice must be one of: {', '.join(deposits.LEAVE_CHOICES)}.")
     return scans.ScanRequest(payload["code"], key, _scanned_at(payload.get("scanned_at")),
-                             source, entry)
+                             source, entry, confirm, choice)
 
 
 def _scanned_at(value: object) -> datetime | None:

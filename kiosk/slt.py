@@ -190,13 +190,15 @@ def duty_rows(now: datetime, zone: tzinfo) -> list[DutyRow]:
             until = "the end of the day" if ends.time() == ends.time().min else f"{ends:%H:%M}"
             agreed = _names(exception_requests.approved_by(entry.exception)) or "SLT"
             state, text = "exception", f"Exception until {until}, agreed by {agreed}"
+        elif entry.without_phone:
+            state, text = "none", "No phone registered: signed in without one"
         elif entry.due_to_deposit and entry.exception_ended is not None:
             state, text = "due", f"Due to deposit: {_ended(entry.exception_ended, now, zone)}"
         else:
             state, text = "gap", "No phone locked away and no exception"
         rows.append(DutyRow(entry.person.name, entry.person.category_label,
                             f"{entry.since.astimezone(zone):%H:%M}", state, text))
-    first = {"due": 0, "gap": 0, "exception": 1, "locked": 1}
+    first = {"due": 0, "gap": 0, "exception": 1, "locked": 1, "none": 1}
     return sorted(rows, key=lambda r: (first[r.state], r.name))
 
 

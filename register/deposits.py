@@ -1,14 +1,30 @@
 """The kiosk flow: a scan deposits a phone into a locker or collects it, and puts its owner on
 or off duty. Someone holding an SLT-agreed exception goes on duty with their phone instead.
 
+The edges of a real queue:
+
+- **The guard.** A scan of the same phone within the guard (``settings.rescan_guard``, 60 s)
+  of its deposit, or of going on duty under an exception, does not collect or sign out: it
+  answers ``already_deposited`` / ``already_on_duty`` with ``can_confirm``, and the same scan
+  sent again with ``confirm`` (a button on the screen) does it on purpose. A reader repeating a
+  held card never sends ``confirm``, so its repeats change nothing.
+- **Leaving is a choice when it is ambiguous.** On duty with the phone in hand after the
+  exception has ended (none of their phones in a locker), a scan acts on nothing and answers
+  ``leave_choice``; the same scan with ``choice`` ``going_home`` signs out, ``lock_away``
+  deposits.
+- **No phone.** Someone on the register with no current phone goes on and off duty with their
+  badge (a duty period started ``no_phone``), so the fire roll call knows they are on site;
+  the guard applies to signing out.
+
 Every refusal is a ScanRefused whose message is the sentence the kiosk shows. What a code
 names is decided in register.codes; register.scans runs a scan as one unit of work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -19,6 +35,7 @@ from register.errors import ScanRefused
 from register.models import (
     Deposit,
     Device,
+    DutyPeriod,
     ExceptionRequest,
     Kiosk,
     Locker,
@@ -29,6 +46,30 @@ from register.models import (
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
 ON_DUTY, OFF_DUTY = "on_duty", "off_duty"  # with an agreed exception: no deposit
 NO_PHONE, NO_FREE_LOCKER, OTHER_BANK = "no_phone", "no_free_locker", "other_bank"
+# A second scan inside the guard: nothing done, the screen offers to do it on purpose.
+ALREADY_DEPOSITED, ALREADY_ON_DUTY, ALREADY_SIGNED_IN = (
+    "already_deposited", "already_on_duty", "already_signed_in")
+LEAVE_CHOICE = "leave_choice"  # on duty with the phone after the exception ended
+GOING_HOME, LOCK_AWAY = "going_home", "lock_away"
+LEAVE_CHOICES = (GOING_HOME, LOCK_AWAY)
+SIGNED_IN_NO_PHONE, SIGNED_OUT_NO_PHONE = "signed_in_no_phone", "signed_out_no_phone"
+ALREADY_DONE = "already_done"  # a confirm or a choice that finds it already done
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the person said on the screen beyond the scan: ``confirm`` (take it out again,
+    sign out on purpose, inside the guard) or a ``choice`` (going_home or lock_away); and how
+    to read the guard, the school's setting (read only when a scan could be a repeat: a plain
+    deposit costs no statement more)."""
+
+    confirm: bool = False
+    choice: str | None = None
+    guard: Callable[[], timedelta] = lambda: timedelta(0)
+
+    def guarded(self, since: datetime, now: datetime) -> bool:
+        """Whether a scan at ``now`` of something done at ``since`` is held by the guard."""
+        return not self.confirm and now - since < self.guard()
 
 
 @dataclass(frozen=True)
@@ -58,6 +99,7 @@ class ScanResult:
     choices: list[PhoneChoice] = field(default_factory=list)
     exception: ExceptionNote | None = None
     off_duty: bool = False  # this scan took the person off duty
+    can_confirm: bool = False  # held by the guard: the same scan with confirm does it
 
 
 # The scan path's statements are built once (each costs about 0.1 ms of Python to build).
@@ -86,11 +128,10 @@ def open_deposit(session: Session, device: Device) -> Deposit | None:
 
 
 def for_person(session: Session, person: Person, now: datetime) -> Device | ScanResult:
-    """The phone a badge acts on, or the question "which phone?" when there are several."""
+    """The phone a badge acts on, or the question "which phone?" when there are several (a
+    person with none goes on or off duty without one: ``no_phone``)."""
     devices = person.current_devices
-    if not devices:
-        raise ScanRefused(NO_PHONE, f"{person.first_name}, no phone is registered to you. "
-                          "Please see the office.")
+    assert devices, "people with no phone sign in and out without one"
     if len(devices) == 1:
         return devices[0]
     in_lockers = lockers_of(session, [d.id for d in devices])
@@ -100,9 +141,10 @@ def for_person(session: Session, person: Person, now: datetime) -> Device | Scan
 
 
 def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
-           zone: tzinfo) -> ScanResult:
+           zone: tzinfo, intent: Intent = Intent()) -> ScanResult:
     """Deposit the phone if it is out, collect it if it is in; with an agreed exception, go on
-    or off duty keeping it. Inside the caller's unit of work."""
+    or off duty keeping it; inside the guard, or when leaving is ambiguous, ask first (see the
+    module's docstring). Inside the caller's unit of work."""
     owner = device.owner
     # PostgreSQL: one person's scans queue here instead of racing (their phones, their duty
     # period); SQLite already holds the write lock. Lock order: person, then bank.
@@ -110,18 +152,90 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
     exception = exception_requests.active_for(session, owner.id, zone, now)
     note = _note(exception, now, zone) if exception else None
     deposit = open_deposit(session, device)
+    period = duty.current(session, owner.id)
+    if intent.choice is not None:
+        return _leave(session, kiosk, device, deposit, period, now, intent)
     if deposit is not None:
+        if deposit.locker.bank_id == kiosk.bank_id and intent.guarded(deposit.deposited_at, now):
+            return _already_in(deposit, now, note)
         return _collect(session, kiosk, deposit, now, note)
     if note is None:
+        if intent.confirm:
+            raise _nothing_to_take_out(owner)
+        if period is not None and duty.phones_locked(session, owner.id) == 0:
+            return ScanResult(
+                LEAVE_CHOICE, f"{owner.first_name}, your agreed time with your phone has ended. "
+                "Are you going home, or locking your phone away?", now,
+                person=owner.first_name)
         return _deposit(session, kiosk, device, now)
-    if duty.current(session, owner.id) is None:
+    if period is None:
+        if intent.confirm:
+            raise _already_signed_out(owner)
         duty.start(session, owner.id, duty.EXCEPTION, kiosk.id, now)
         return ScanResult(
             ON_DUTY, f"{owner.first_name}, you are on duty with your phone until {note.until}, "
             f"as agreed by {note.approved_by}.", now, person=owner.first_name, exception=note)
+    if period.start_kind == duty.EXCEPTION and intent.guarded(period.started_at, now):
+        return ScanResult(
+            ALREADY_ON_DUTY, f"Already on duty with your phone, until {note.until}", now,
+            person=owner.first_name, exception=note, can_confirm=True)
     duty.end(session, owner.id, duty.SIGN_OUT, now)
     return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
                       person=owner.first_name, off_duty=True)
+
+
+def _leave(session: Session, kiosk: Kiosk, device: Device, deposit: Deposit | None,
+           period: DutyPeriod | None, now: datetime, intent: Intent) -> ScanResult:
+    """The person touched Going home or Lock my phone away. Sent twice (a second touch, or
+    the answer came too late), it does not undo itself: what is already done is said so."""
+    owner = device.owner
+    if intent.choice == LOCK_AWAY:
+        if deposit is not None:
+            return _already_in(deposit, now, None)
+        return _deposit(session, kiosk, device, now)
+    if deposit is not None:  # going home with the phone in a locker: collecting is leaving
+        return _collect(session, kiosk, deposit, now, None)
+    if period is None:
+        raise _already_signed_out(owner)
+    duty.end(session, owner.id, duty.SIGN_OUT, now)
+    return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
+                      person=owner.first_name, off_duty=True)
+
+
+def without_phone(session: Session, kiosk: Kiosk, person: Person, now: datetime,
+                  intent: Intent = Intent()) -> ScanResult:
+    """Someone with no phone on the register scanned their badge: on duty without one, or off
+    duty (the guard holds a second scan soon after signing in)."""
+    lock(session, _LOCK_PERSON, {"person_id": person.id})
+    period = duty.current(session, person.id)
+    if period is None:
+        if intent.confirm:
+            raise _already_signed_out(person)
+        duty.start(session, person.id, duty.NO_PHONE, kiosk.id, now)
+        return ScanResult(SIGNED_IN_NO_PHONE, "Signed in, no phone registered", now,
+                          person=person.first_name, bank=kiosk.bank.name)
+    if intent.guarded(period.started_at, now):
+        return ScanResult(ALREADY_SIGNED_IN, "Already signed in", now, person=person.first_name,
+                          bank=kiosk.bank.name, can_confirm=True)
+    duty.end(session, person.id, duty.SIGN_OUT, now)
+    return ScanResult(SIGNED_OUT_NO_PHONE, "Signed out, no phone registered", now,
+                      person=person.first_name, bank=kiosk.bank.name, off_duty=True)
+
+
+def _already_in(deposit: Deposit, now: datetime, note: ExceptionNote | None) -> ScanResult:
+    locker = deposit.locker
+    return ScanResult(ALREADY_DEPOSITED, f"Already in locker {locker.number}", now,
+                      person=deposit.device.owner.first_name, locker=locker.number,
+                      bank=locker.bank.name, exception=note, can_confirm=True)
+
+
+def _nothing_to_take_out(person: Person) -> ScanRefused:
+    return ScanRefused(ALREADY_DONE, f"{person.first_name}, your phone is not in a locker: "
+                       "nothing was taken out.")
+
+
+def _already_signed_out(person: Person) -> ScanRefused:
+    return ScanRefused(ALREADY_DONE, f"{person.first_name}, you are already signed out.")
 
 
 def _note(exception: ExceptionRequest, now: datetime, zone: tzinfo,

@@ -1,5 +1,6 @@
-"""Who is on duty: from scanning in (phone locked away, or under an agreed exception) until
-going off duty (collecting the phone without an exception, or signing out)."""
+"""Who is on duty: from scanning in (phone locked away, under an agreed exception, or with no
+phone on the register) until going off duty (collecting the phone without an exception, or
+signing out)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from register import exception_requests
 from register.db import execute, insert_unless_present
 from register.models import Deposit, Device, DutyPeriod, ExceptionRequest, Person
 
-DEPOSIT, EXCEPTION = "deposit", "exception"
+DEPOSIT, EXCEPTION, NO_PHONE = "deposit", "exception", "no_phone"
 COLLECT, SIGN_OUT = "collect", "sign_out"
 
 
@@ -50,10 +51,11 @@ class OnDuty:
     lockers: list[int]  # phones locked away now
     exception: ExceptionRequest | None  # covering this moment
     exception_ended: ExceptionRequest | None  # ended earlier today while on duty
+    without_phone: bool = False  # signed in with no phone on the register: nothing to lock
 
     @property
     def compliant(self) -> bool:
-        return bool(self.lockers) or self.exception is not None
+        return bool(self.lockers) or self.exception is not None or self.without_phone
 
     @property
     def due_to_deposit(self) -> bool:
@@ -74,7 +76,7 @@ def on_duty_now(session: Session, zone: tzinfo, now: datetime) -> list[OnDuty]:
         active = exception_requests.active_for(session, period.person_id, zone, now)
         ended = None if active else _ended_since(session, period, zone, now)
         result.append(OnDuty(period.person, period.started_at, locked.get(period.person_id, []),
-                             active, ended))
+                             active, ended, period.start_kind == NO_PHONE))
     return sorted(result, key=lambda d: d.person.name)
 
 

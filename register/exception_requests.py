@@ -11,13 +11,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from register import audit, codes, settings
 from register.db import lock
 from register.errors import RegisterError, ValidationError
-from register.models import ExceptionDecision, ExceptionRequest, Person, User, utc_now
+from register.models import (
+    ExceptionDecision,
+    ExceptionRequest,
+    Person,
+    User,
+    utc_now,
+)
 from register.text import clean_text
 
 CATEGORIES = {
@@ -343,3 +349,82 @@ def request_at_kiosk(session: Session, code: str, category: str, reason: str,
     window = kiosk_window(now, zone, *window_end)
     return request_exception(session, person, category, reason, window, f"kiosk:{kiosk_name}",
                              "kiosk", zone, now)
+
+
+# --- telling the requester ------------------------------------------------------------------
+
+# Decisions the kiosk tells the person about at their next scan. Older ones are left: a
+# decision a week old has been talked about already, or no longer matters.
+TOLD_STATUSES = (APPROVED, DECLINED, REVOKED)
+TELL_FOR = timedelta(days=7)
+_UNTOLD = (
+    select(ExceptionRequest)
+    .where(ExceptionRequest.person_id == bindparam("person_id"),
+           ExceptionRequest.status.in_(TOLD_STATUSES),
+           ExceptionRequest.decided_at >= bindparam("since"),
+           # told of an approval, then revoked: told again
+           or_(ExceptionRequest.requester_told_at.is_(None),
+               ExceptionRequest.requester_told_at < ExceptionRequest.decided_at))
+    .options(selectinload(ExceptionRequest.decisions).joinedload(ExceptionDecision.user)
+             .joinedload(User.person))
+    .order_by(ExceptionRequest.decided_at.desc(), ExceptionRequest.id.desc()))
+
+
+def untold(session: Session, person_id: int, now: datetime) -> list[ExceptionRequest]:
+    """The person's decided requests the kiosk has not told them of, latest first. Reads."""
+    return list(session.scalars(_UNTOLD, {"person_id": person_id, "since": now - TELL_FOR}))
+
+
+def tell_requester(session: Session, person: Person, zone: tzinfo, now: datetime,
+                   ) -> str | None:
+    """The sentence the kiosk shows the person about SLT's latest decision on a request of
+    theirs, once: the request is marked told (``requester_told_at``) in the caller's unit of
+    work, and of two scans racing only the one that marks it says it. None if nothing to tell.
+    The screen is public: first names, never the reason or the category."""
+    found = untold(session, person.id, now)
+    if not found:
+        return None
+    marked = session.execute(
+        update(ExceptionRequest)
+        .where(ExceptionRequest.id.in_([r.id for r in found]),
+               or_(ExceptionRequest.requester_told_at.is_(None),
+                   ExceptionRequest.requester_told_at < ExceptionRequest.decided_at))
+        .values(requester_told_at=now).execution_options(synchronize_session=False))
+    if not marked.rowcount:  # type: ignore[attr-defined]
+        return None
+    for request in found:
+        session.expire(request, ["requester_told_at"])
+    return notice(found[0], zone, now)
+
+
+def notice(request: ExceptionRequest, zone: tzinfo, now: datetime) -> str:
+    """"Your request for today was not agreed. Please ask Dana (SLT) if you need to talk
+    about it." and the like."""
+    span = _for_when(request, now.astimezone(zone).date())
+    if request.status == APPROVED:
+        who = " and ".join(_deciders(request, "approve")) or "SLT"
+        return f"Your request {span} was agreed by {who} (SLT)."
+    action = "revoke" if request.status == REVOKED else "decline"
+    who = " or ".join(_deciders(request, action))
+    ask = f"Please ask {who} (SLT)" if who else "Please ask a member of SLT"
+    done = ("Your agreed exception " + span + " was ended early" if request.status == REVOKED
+            else f"Your request {span} was not agreed")
+    return f"{done}. {ask} if you need to talk about it."
+
+
+def _deciders(request: ExceptionRequest, action: str) -> list[str]:
+    """First names of the SLT members who took ``action`` (the kiosk shows no surname)."""
+    names = []
+    for decision in request.decisions:
+        if decision.action == action and decision.user is not None:
+            shown = decision.user.display_name.split()
+            if shown and shown[0] not in names:
+                names.append(shown[0])
+    return names
+
+
+def _for_when(request: ExceptionRequest, today: date) -> str:
+    first, last = request.starts_on, request.ends_on
+    if first == last:
+        return "for today" if first == today else f"for {first:%a %-d %b}"
+    return f"for {first:%a %-d %b} to {last:%a %-d %b}"

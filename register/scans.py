@@ -20,6 +20,12 @@ code, decides, writes and answers.
   answer (outcome ``identified``) is published for the page, which goes on to the request
   form, and the kiosk stops asking. The page's own scans never do this (the page knows what it
   is asking and calls ``/kiosk/identify`` itself).
+- A second scan inside the guard, leaving after an exception ended and people with no phone
+  are register.deposits' (its docstring): the request's ``confirm`` and ``choice`` carry what
+  the person touched on the screen.
+- Decisions reach the requester: the answer to a scan that names someone carries ``notice``,
+  once, when SLT have decided a request of theirs since the kiosk last told them
+  (register.exception_requests.tell_requester; first names only, never the reason).
 - Presence: a badge number acts only when a reader read it (the agent's readers, or a
   keyboard-mode scanner typing into the page: ``entry`` ``scanner``). Typed by hand or on the
   keypad it only names the person (``typed_badge``, first name only); a phone's label or IMEI
@@ -38,9 +44,19 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from register import audit, codes, kiosk_events, lock_commands
+from register import audit, codes, deposits, exception_requests, kiosk_events, lock_commands
+from register import settings as school_settings
 from register.db import execute, insert_unless_present
-from register.deposits import COLLECTED, DEPOSITED, ScanResult, for_person, toggle
+from register.deposits import (
+    COLLECTED,
+    DEPOSITED,
+    LEAVE_CHOICE,
+    LEAVE_CHOICES,
+    Intent,
+    ScanResult,
+    for_person,
+    toggle,
+)
 from register.errors import REFUSED, ScanRefused, refusal
 from register.imei import looks_like_imei
 from register.models import Deposit, Device, Kiosk, Person, ScanReceipt, utc_now
@@ -75,6 +91,8 @@ class ScanRequest:
     scanned_at: datetime | None = None
     source: str = PAGE
     entry: str = SCANNER
+    confirm: bool = False  # "Take it out again": past the guard, on purpose
+    choice: str | None = None  # "going_home" or "lock_away", after a leave_choice answer
 
     @property
     def read_by_a_reader(self) -> bool:
@@ -150,21 +168,34 @@ def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime
     try:
         named = codes.resolve(session, request.code)
         if asking:
-            return _identified(request.code, named.person)
+            return _told(session, named.person, _identified(request.code, named.person),
+                         zone, now)
         if named.device is None and not request.read_by_a_reader:
             return _typed_badge(named.person)
+        intent = Intent(request.confirm, request.choice,
+                        lambda: school_settings.rescan_guard(session))
+        if named.device is None and not named.person.current_devices:
+            result = deposits.without_phone(session, kiosk, named.person, when, intent)
+            return _told(session, named.person, _body(result, zone), zone, now)
         found = named.device or for_person(session, named.person, when)
         if isinstance(found, ScanResult):  # "which phone?"
-            return _body(found, zone)
+            return _told(session, named.person, _body(found, zone), zone, now)
         if request.scanned_at is not None and when < now:  # a plain scan reads nothing more
             when = _after_last_event(session, kiosk.id, found, when, now)
-        result = toggle(session, kiosk, found, when, zone)
+        result = toggle(session, kiosk, found, when, zone, intent)
     except ScanRefused as refused:
         return refusal(refused.reason, str(refused))
     if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
         purpose = lock_commands.DEPOSIT if result.outcome == DEPOSITED else lock_commands.COLLECT
         lock_commands.queue_open(session, kiosk.id, result.locker, purpose, min(when, now))
-    return _body(result, zone)
+    return _told(session, named.person, _body(result, zone), zone, now)
+
+
+def _told(session: Session, person: Person, body: dict[str, Any], zone: tzinfo,
+          now: datetime) -> dict[str, Any]:
+    """The answer, with the notice of a decision the requester has not yet been told."""
+    notice = exception_requests.tell_requester(session, person, zone, now)
+    return {**body, "notice": notice} if notice else body
 
 
 def set_asking(session: Session, kiosk_id: int, on: bool,
@@ -271,7 +302,7 @@ def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
         "person": found.person,
         "at": found.at.isoformat(),
         "time": found.at.astimezone(zone).strftime("%H:%M"),
-        "choices": [
+        "choices": list(LEAVE_CHOICES) if found.outcome == LEAVE_CHOICE else [
             {"code": c.code, "description": c.description, "locker": c.locker}
             for c in found.choices
         ],
@@ -280,4 +311,6 @@ def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
             "conditions": found.exception.conditions,
         },
         "off_duty": found.off_duty,
+        "can_confirm": found.can_confirm,
+        "notice": None,
     }

@@ -1,5 +1,6 @@
 """School-wide settings stored in the database, changed by an admin without a deploy: which
-exception categories need a second SLT approver, and how long a sign-in lasts."""
+exception categories need a second SLT approver, how long a sign-in lasts, and how the kiosk
+treats a second scan and whether it plays sounds."""
 
 from __future__ import annotations
 
@@ -93,3 +94,49 @@ def _typed_number(value: str, bounds: tuple[int, int], refusal: str) -> int:
     if number is None or not bounds[0] <= number <= bounds[1]:
         raise ValidationError(refusal.format(low=bounds[0], high=bounds[1]))
     return number
+
+
+# The kiosk (register/scans.py, the kiosk page). A scan of the same phone or badge within
+# this many seconds of its deposit, or of going on duty under an exception, does not collect
+# or sign out: a reader repeating a held card, or a second scan by someone unsure, is the
+# common case; taking the phone out again is a button on the screen (0 turns the guard off).
+RESCAN_GUARD_SECONDS = "rescan_guard_seconds"
+RESCAN_GUARD_DEFAULT, RESCAN_GUARD_RANGE = 60, (0, 600)
+# Whether the kiosk page plays a short tone for each result ("on" or "off").
+KIOSK_SOUND = "kiosk_sound"
+ON, OFF = "on", "off"
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    rescan_guard_seconds: int = RESCAN_GUARD_DEFAULT
+    sound: bool = True
+
+    @property
+    def rescan_guard(self) -> timedelta:
+        return timedelta(seconds=self.rescan_guard_seconds)
+
+
+def kiosk_settings(session: Session) -> KioskSettings:
+    """The kiosk's settings, or the defaults for those not set."""
+    guard = _stored_number(get(session, RESCAN_GUARD_SECONDS) or None, RESCAN_GUARD_DEFAULT,
+                           RESCAN_GUARD_RANGE)
+    return KioskSettings(guard, get(session, KIOSK_SOUND, ON) != OFF)
+
+
+def rescan_guard(session: Session) -> timedelta:
+    return kiosk_settings(session).rescan_guard
+
+
+def put_kiosk_settings(session: Session, guard_seconds: str, sound: bool, actor: str,
+                       ) -> KioskSettings:
+    """Check the guard as typed and save what changed; refuses with a sentence (saving
+    nothing) when it is out of range."""
+    guard = _typed_number(guard_seconds, RESCAN_GUARD_RANGE,
+                          "Second scan within: give a number of seconds from {low} to {high}.")
+    current = kiosk_settings(session)
+    if guard != current.rescan_guard_seconds:
+        put(session, RESCAN_GUARD_SECONDS, str(guard), actor)
+    if sound != current.sound:
+        put(session, KIOSK_SOUND, ON if sound else OFF, actor)
+    return KioskSettings(guard, sound)

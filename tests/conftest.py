@@ -22,7 +22,7 @@ from werkzeug.security import generate_password_hash
 
 from kiosk import create_app
 from kiosk.extensions import db
-from register import kiosks, people, scans
+from register import kiosks, people, scans, settings
 from register.db import configure_engine, database_url, unit_of_work
 from register.models import Base, Device, Kiosk, LockerBank, Person, User
 
@@ -170,6 +170,19 @@ def scan_code(session: Session, kiosk_id: int, code: str, now: datetime | None =
     shown = _shown({**answer.body, "reason": answer.reason, "repeated": answer.repeated})
     shown.body = answer.body
     return shown
+
+
+def set_rescan_guard(session: Session, seconds: int) -> None:
+    """The admin's second-scan guard (60 s unless set): a test of what a later scan does, or of
+    something else that scans twice in a row, turns it off."""
+    settings.put(session, settings.RESCAN_GUARD_SECONDS, str(seconds), "test")
+    session.commit()
+
+
+def set_rescan_guard_in(app: Any, seconds: int) -> None:
+    """The same, for the web app's database."""
+    with app.app_context(), Session(db.engine) as session:
+        set_rescan_guard(session, seconds)
 
 
 # --- the web app ---------------------------------------------------------------------------

@@ -40,7 +40,13 @@ from register.models import (
 )
 from register.people import normalise_code
 from register.text import MAX_ID, clean_text, whole_number
-from tests.conftest import LONDON, pair_browser, scan_code
+from tests.conftest import (
+    LONDON,
+    pair_browser,
+    scan_code,
+    set_rescan_guard,
+    set_rescan_guard_in,
+)
 
 # Modest: the suite runs twice on two cores. No example database (a failure shows its example;
 # .hypothesis/ then holds only caches, and git-ignores itself).
@@ -625,6 +631,7 @@ def clamps(session) -> list[AuditEvent]:
 
 
 def test_a_backdated_collection_is_moved_after_its_deposit_and_audited(session, school):
+    set_rescan_guard(session, 0)  # a scan 1 s after the deposit: the guard would hold it
     kiosk = school.staff_kiosk.id
     scan_code(session, kiosk, school.alice.badge_id, now=T0)  # at the page: deposited
     # The agent replays a scan queued five minutes before the deposit.
@@ -652,6 +659,7 @@ def test_a_backdated_deposit_never_overlaps_the_last_one(session, school):
 
 
 def test_a_clamp_is_never_later_than_now(session, school):
+    set_rescan_guard(session, 0)
     kiosk = school.staff_kiosk.id
     scan_code(session, kiosk, school.alice.badge_id, now=T0)
     scan_code(session, kiosk, school.alice.badge_id, now=T0 + timedelta(milliseconds=300),
@@ -671,6 +679,7 @@ def test_a_backdated_scan_after_the_last_event_is_kept_as_sent(session, school):
 
 
 def test_a_backdated_scan_through_the_api_is_clamped(client, app, web_school):
+    set_rescan_guard_in(app, 0)
     staff = bearer(web_school.staff_kiosk_token)
     code = web_school.carol_phone.label_code
     assert client.post("/api/v1/scan", json={"code": code}, headers=staff).status_code == 200

@@ -65,8 +65,13 @@ def build_fortnight(session, school) -> None:
     session.commit()
     requests: dict[str, ExceptionRequest] = {}
 
-    def scan(code: str, when: datetime) -> str:
-        return scan_code(session, school.staff_kiosk.id, code, when, LONDON).outcome
+    def scan(code: str, when: datetime, **options) -> str:
+        return scan_code(session, school.staff_kiosk.id, code, when, LONDON, **options).outcome
+
+    def lock_away(code: str, when: datetime) -> str:
+        """After an exception ended, still on duty: the kiosk asks, and the person chooses."""
+        assert scan(code, when) == "leave_choice"
+        return scan(code, when, choice="lock_away")
 
     def ask(key, person, category, window, when):
         requests[key] = exception_requests.request_exception(
@@ -115,14 +120,14 @@ def build_fortnight(session, school) -> None:
         if d in (20, 27):  # Bob's Tuesday on call
             assert scan(bob, at(d, 12)) == "collected"
         if d in (21, 22):
-            assert scan(alice, at(d, 12, 8 if d == 21 else 11)) == "deposited"
+            assert lock_away(alice, at(d, 12, 8 if d == 21 else 11)) == "deposited"
         if d == 27:
             exception_requests.revoke(session, requests["alice_27"], head, "Trip cancelled",
                                       at(27, 13))
             session.commit()
-            assert scan(alice, at(27, 13, 20)) == "deposited"
+            assert lock_away(alice, at(27, 13, 20)) == "deposited"
         if d == 29:
-            assert scan(carol, at(29, 15)) == "deposited"
+            assert lock_away(carol, at(29, 15)) == "deposited"
             assert scan(carol, at(29, 15, 30)) == "collected"
         if d == 30:
             ask("alice_30", school.alice, "caring",

@@ -217,7 +217,9 @@ def test_expiry_while_on_duty_shows_as_due_to_deposit(session, school, slt):
     after = duty.on_duty_now(session, LONDON, datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
     alice = next(d for d in after if d.person.name == "Alice Adams")
     assert not alice.compliant and alice.due_to_deposit
-    # Depositing closes the gap.
-    scan(session, school, school.alice.badge_id, datetime(2026, 11, 24, 16, 5, tzinfo=UTC))
+    # Locking the phone away (the kiosk asks: going home, or locking it away?) closes the gap.
+    assert scan_code(session, school.staff_kiosk.id, school.alice.badge_id,
+                     datetime(2026, 11, 24, 16, 5, tzinfo=UTC), LONDON,
+                     choice="lock_away").outcome == "deposited"
     later = duty.on_duty_now(session, LONDON, datetime(2026, 11, 24, 16, 10, tzinfo=UTC))
     assert next(d for d in later if d.person.name == "Alice Adams").compliant

@@ -328,7 +328,9 @@ def test_a_scan_under_an_approved_exception_is_on_duty_with_its_details(app, pai
                                  "conditions": "Silent; staff room only"}
     assert body["message"] == (
         "Alice, you are on duty with your phone until 15:30, as agreed by head.")
-    leaving = paired.post("/kiosk/scan", json=badge).json
+    again = paired.post("/kiosk/scan", json=badge).json  # within the second-scan guard
+    assert (again["outcome"], again["can_confirm"]) == ("already_on_duty", True)
+    leaving = paired.post("/kiosk/scan", json={**badge, "confirm": True}).json
     assert (leaving["outcome"], leaving["off_duty"], leaving["exception"]) == (
         "off_duty", True, None)
 
@@ -336,7 +338,7 @@ def test_a_scan_under_an_approved_exception_is_on_duty_with_its_details(app, pai
 def test_collecting_says_whether_you_go_off_duty(app, paired, web_school):
     carol_phone = web_school.carol_phone.label_code
     paired.post("/kiosk/scan", json={"code": carol_phone})
-    collected = paired.post("/kiosk/scan", json={"code": carol_phone}).json
+    collected = paired.post("/kiosk/scan", json={"code": carol_phone, "confirm": True}).json
     assert (collected["outcome"], collected["off_duty"]) == ("collected", True)
     assert collected["message"].endswith("You are now off duty.")
 
@@ -344,7 +346,7 @@ def test_collecting_says_whether_you_go_off_duty(app, paired, web_school):
     paired.post("/kiosk/scan", json=badge)  # deposited
     ask(paired, web_school.alice.badge_id)
     approve(app, requests(app)[0].id)
-    kept = paired.post("/kiosk/scan", json=badge).json
+    kept = paired.post("/kiosk/scan", json={**badge, "confirm": True}).json
     assert (kept["outcome"], kept["off_duty"]) == ("collected", False)
     assert kept["exception"]["until"] == "15:30"
     assert "You may keep it until 15:30, as agreed by head." in kept["message"]

@@ -47,7 +47,11 @@ def test_kiosk_page_scan_deposits_and_collects(paired, web_school):
     assert first.json["message"] == "Alice, put your phone in locker 1 and close the door."
     assert len(first.json["time"]) == 5  # HH:MM in the school's time zone
     second = paired.post("/kiosk/scan", json={"code": web_school.alice_phone.label_code})
-    assert second.json["outcome"] == "collected"
+    assert second.json["outcome"] == "already_deposited"  # within the second-scan guard
+    assert (second.json["message"], second.json["can_confirm"]) == ("Already in locker 1", True)
+    third = paired.post("/kiosk/scan", json={"code": web_school.alice_phone.label_code,
+                                             "confirm": True})  # "Take it out again"
+    assert third.json["outcome"] == "collected"
 
 
 def test_kiosk_scan_without_pairing_is_refused(client, web_school):
