@@ -14,7 +14,8 @@ The definition, in full (the README and the SLT report say the same):
   effect (the last approval a two-approver category needs) until it was revoked or expired,
   if it was. An exception approved at 10:00 covers nothing before 10:00, even if its window
   began at 08:00; one revoked at 12:00 covers nothing after. Pending and declined requests
-  cover nothing.
+  cover nothing. (c) A duty period begun with no phone on the register (``no_phone``: signed
+  in with a badge) is covered throughout: there was no phone to lock away.
 - **Compliant** if the duty time not covered that day adds up to at most ``GRACE`` (10
   minutes: people walk to the lockers when an exception ends, or stop to talk on the way).
 
@@ -37,6 +38,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from register.duty import NO_PHONE
 from register.exception_requests import APPROVED, EXPIRED, REVOKED, Window
 from register.models import Category, Deposit, Device, DutyPeriod, ExceptionRequest, Person, utc_now
 
@@ -217,7 +219,7 @@ def compute(
 
     periods = session.execute(
         select(DutyPeriod.person_id, DutyPeriod.started_at, DutyPeriod.ended_at,
-               Person.name, Person.category)
+               Person.name, Person.category, DutyPeriod.start_kind)
         .join(Person, DutyPeriod.person_id == Person.id)
         .where(DutyPeriod.started_at >= first, DutyPeriod.started_at < last)
     ).all()
@@ -228,8 +230,9 @@ def compute(
     exceptions = _exception_spans(session, people.keys(), starts_on, ends_on)
 
     duty: dict[tuple[int, date], list[Interval]] = defaultdict(list)
+    phoneless: dict[tuple[int, date], list[Interval]] = defaultdict(list)
     unclosed: set[tuple[int, date]] = set()
-    for person_id, started_at, ended_at, _name, _category in periods:
+    for person_id, started_at, ended_at, _name, _category, start_kind in periods:
         start = started_at.timestamp()
         day = started_at.astimezone(zone).date()
         midnight = days.bounds(day)[1]
@@ -237,6 +240,8 @@ def compute(
         if end > midnight and now_ts > midnight:
             unclosed.add((person_id, day))
         duty[(person_id, day)].append((start, min(end, midnight, now_ts)))
+        if start_kind == NO_PHONE:
+            phoneless[(person_id, day)].append((start, min(end, midnight, now_ts)))
 
     rows = []
     for (person_id, day), intervals in duty.items():
@@ -251,12 +256,13 @@ def compute(
             if (span := request.on(day, days)) is not None
         ]
         by_deposit = _overlap(worked, locked)
-        covered = _overlap(worked, _merge([*locked, *agreed]))
+        by_policy = _overlap(worked, _merge([*locked, *agreed]))
+        covered = _overlap(worked, _merge([*locked, *agreed, *phoneless[(person_id, day)]]))
         uncovered = max(total - covered, 0.0)
         name, category = people[person_id]
         rows.append(PersonDay(
             day, person_id, name, category, _span(total), _span(by_deposit),
-            _span(covered - by_deposit), _span(uncovered), uncovered <= grace.total_seconds(),
+            _span(by_policy - by_deposit), _span(uncovered), uncovered <= grace.total_seconds(),
             (person_id, day) in unclosed))
     rows.sort(key=lambda r: (r.day, r.name, r.person_id))
     return Compliance(starts_on, ends_on, grace, rows)

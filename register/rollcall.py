@@ -1,18 +1,25 @@
 """The fire roll call: who is on site now, by stakeholder category, with their phones' lockers.
 
-"On site" is "on duty" (``register.duty``): scanned in at a kiosk (a phone locked away, or
-on duty under an agreed exception) and not yet scanned out. Queries only; the page, its
-printing and the audit entry live with the web app.
+"On site" is "on duty" (``register.duty``): scanned in at a kiosk (a phone locked away, on
+duty under an agreed exception, or signed in with no phone on the register) and not yet
+scanned out. One exception: once the school day has ended (``daily_log.day_times``, 17:00
+unless changed), someone who scanned in before then and whose phone is still in a locker has
+most likely gone home without it. They are listed apart ("phone still in locker 11 since
+07:40: may have gone home") and not counted as on site; the marshal still sees them.
+
+Queries only; the page, its printing and the audit entry live with the web app.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from register.daily_log import day_times
+from register.duty import NO_PHONE
 from register.models import Category, Deposit, DutyPeriod, Locker
 from register.printing import CATEGORY_ORDER, name_key
 
@@ -24,6 +31,7 @@ class LockedPhone:
     number: int
     bank: str
     description: str  # make and model: which of a person's phones it is
+    since: datetime  # put in
 
     @property
     def place(self) -> str:
@@ -40,6 +48,12 @@ class OnSite:
     since: datetime
     phones: tuple[LockedPhone, ...]
     earlier_day: bool  # scanned in before today and never out: maybe gone home unscanned
+    no_phone: bool = False  # signed in with no phone on the register
+
+    @property
+    def locked_since(self) -> datetime | None:
+        """When the first of their phones still in a locker was put in."""
+        return min((phone.since for phone in self.phones), default=None)
 
     @property
     def category_label(self) -> str:
@@ -65,6 +79,10 @@ class RollCallGroup:
 class RollCall:
     taken_at: datetime
     groups: list[RollCallGroup]
+    # After the end of the school day: scanned in before it, phone still in a locker. Not
+    # counted as on site.
+    may_have_gone: list[OnSite] = field(default_factory=list)
+    day_ended_at: datetime | None = None  # the end of the school day they are apart from
 
     @property
     def people(self) -> list[OnSite]:
@@ -84,7 +102,8 @@ class RollCall:
 
 
 def roll_call(session: Session, zone: tzinfo, now: datetime) -> RollCall:
-    """Everyone on site at ``now``: by category in the policy's order, then by name.
+    """Everyone on site at ``now``: by category in the policy's order, then by name; and,
+    apart, those who may have gone home leaving a phone in a locker.
 
     Any instant will do (the page asks about the present; tests and inquiries the past): a
     duty period or a deposit counts if it had begun and not yet ended at ``now``.
@@ -102,20 +121,40 @@ def roll_call(session: Session, zone: tzinfo, now: datetime) -> RollCall:
             .options(selectinload(Deposit.device),
                      selectinload(Deposit.locker).selectinload(Locker.bank))):
         phones.setdefault(deposit.device.owner_id, []).append(LockedPhone(
-            deposit.locker.number, deposit.locker.bank.name, deposit.device.description))
+            deposit.locker.number, deposit.locker.bank.name, deposit.device.description,
+            deposit.deposited_at))
     today = now.astimezone(zone).date()
-    people = [
-        OnSite(period.person_id, period.person.name, period.person.category, period.started_at,
-               tuple(sorted(phones.get(period.person_id, []),
-                            key=lambda p: (p.bank, p.number))),
-               earlier_day=period.started_at.astimezone(zone).date() < today)
-        for period in periods
-    ]
-    people.sort(key=lambda p: (CATEGORY_ORDER[p.category], name_key(p.name), p.person_id))
+    day_ended = _last_day_end(session, zone, now)
+    people, gone = [], []
+    for period in periods:
+        person = OnSite(
+            period.person_id, period.person.name, period.person.category, period.started_at,
+            tuple(sorted(phones.get(period.person_id, []), key=lambda p: (p.bank, p.number))),
+            earlier_day=period.started_at.astimezone(zone).date() < today,
+            no_phone=period.start_kind == NO_PHONE)
+        if person.phones and period.started_at < day_ended:
+            gone.append(person)
+        else:
+            people.append(person)
+    people.sort(key=_order)
+    gone.sort(key=_order)
     groups: list[RollCallGroup] = []
     for person in people:
         if not groups or groups[-1].category != person.category:
             groups.append(RollCallGroup(person.category, person.category_label))
         groups[-1].people.append(person)
-    return RollCall(now, groups)
+    return RollCall(now, groups, gone, day_ended)
 
+
+def _order(person: OnSite) -> tuple[int, tuple[str, str], int]:
+    return CATEGORY_ORDER[person.category], name_key(person.name), person.person_id
+
+
+def _last_day_end(session: Session, zone: tzinfo, now: datetime) -> datetime:
+    """The latest end of a school day at or before ``now`` (today's, or yesterday's)."""
+    local = now.astimezone(zone)
+    ends: time = day_times(session).day_ends
+    today_end = datetime.combine(local.date(), ends, zone)
+    if today_end <= now:
+        return today_end
+    return datetime.combine(local.date() - timedelta(days=1), ends, zone)

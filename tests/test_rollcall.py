@@ -86,12 +86,62 @@ def test_nobody_before_anyone_scans(session, school):
 
 
 def test_scanned_in_on_an_earlier_day_is_kept_and_flagged(session, school):
+    badge = phoneless_governor(session)
+    assert scan(session, school, badge, MORNING - timedelta(days=1)).outcome == (
+        "signed_in_no_phone")
     scan(session, school, school.bob_phone.label_code, MORNING - timedelta(days=1))
     scan(session, school, school.alice.badge_id, MORNING)
     call = roll_call(session, LONDON, MORNING + timedelta(hours=1))
     flagged = {p.name: p.earlier_day for p in call.people}
-    assert flagged == {"Alice Adams": False, "Bob Brown": True}
+    assert flagged == {"Alice Adams": False, "Gwen Hale": True}
     assert call.from_earlier_days == 1
+    # Bob's phone has been in a locker since yesterday: he most likely went home without it.
+    assert [(p.name, p.earlier_day) for p in call.may_have_gone] == [("Bob Brown", True)]
+
+
+# --- issue 10: people with no phone, and phones left in lockers after the day ends ----------
+
+EVENING = datetime(2026, 11, 25, 17, 15, tzinfo=UTC)  # after the school day (17:00)
+
+
+def phoneless_governor(session) -> str:
+    """A governor on the register with a badge and no phone; her badge number."""
+    people.add_person(session, people.PersonDetails(
+        name="Gwen Hale", category="governor", badge_id="0000000777"), "test")
+    session.commit()
+    return "0000000777"
+
+
+def test_someone_with_no_phone_signs_in_and_is_on_the_roll_call(session, school):
+    badge = phoneless_governor(session)
+    assert scan(session, school, badge, MORNING).outcome == "signed_in_no_phone"
+    call = roll_call(session, LONDON, MORNING + timedelta(hours=1))
+    [gwen] = call.people
+    assert (gwen.name, gwen.no_phone, gwen.phones, call.total) == ("Gwen Hale", True, (), 1)
+    # Signing out (after the second-scan guard) takes her off it.
+    assert scan(session, school, badge, MORNING + timedelta(hours=2)).outcome == (
+        "signed_out_no_phone")
+    assert roll_call(session, LONDON, MORNING + timedelta(hours=3)).total == 0
+
+
+def test_after_the_day_ends_phones_left_in_lockers_are_listed_apart(session, school):
+    badge = phoneless_governor(session)
+    scan(session, school, school.alice.badge_id, MORNING - timedelta(minutes=20))  # 07:40
+    scan(session, school, school.carol.badge_id, MORNING)
+    scan(session, school, badge, MORNING + timedelta(hours=1))
+    scan(session, school, school.bob_phone.label_code, EVENING - timedelta(minutes=5))  # 17:10
+
+    before = roll_call(session, LONDON, EVENING - timedelta(minutes=30))  # 16:45
+    assert (before.total, before.may_have_gone) == (3, [])
+
+    call = roll_call(session, LONDON, EVENING)
+    # On site: Bob came in after the day ended, Gwen has no phone to leave behind.
+    assert [p.name for p in call.people] == ["Bob Brown", "Gwen Hale"]
+    assert call.total == 2
+    apart = {p.name: (p.phones[0].number, p.locked_since) for p in call.may_have_gone}
+    assert apart == {"Alice Adams": (1, MORNING - timedelta(minutes=20)),
+                     "Carol Clark": (3, MORNING)}
+    assert call.day_ended_at == datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -165,3 +215,22 @@ def test_signed_out_and_the_kiosk_reach_no_report(client, web_school, app):
         assert b"Alice Adams" not in response.data
     assert client.post("/reports/daily-log/times", headers=bearer,
                        data={"day_ends": "16:00", "early_before": "14:00"}).status_code == 302
+
+
+def test_the_page_lists_the_phoneless_on_site_and_the_phones_left_apart(
+        client, auth, web_school, app):
+    with app.app_context(), Session(db.engine) as session:
+        badge = phoneless_governor(session)
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        scan_code(session, web_school.staff_kiosk.id, web_school.alice.badge_id, yesterday)
+        scan_code(session, web_school.staff_kiosk.id, badge)
+    auth.login("office")
+    page = client.get("/reports/roll-call").get_data(as_text=True)
+    assert "1 person on site" in page
+    assert "Gwen Hale" in page and "No phone registered" in page
+    assert "1 more may have gone home, leaving a phone in a locker: not counted" in page
+    gone = page[page.index('id="rc-gone"'):]
+    assert "Alice Adams" in gone
+    assert "phone still in locker 1 (Staff room) since " in gone
+    assert ": may have gone home" in gone
+    assert "Alice Adams" not in page[:page.index('id="rc-gone"')].split("rc-counts")[-1]
