@@ -33,7 +33,7 @@ from kiosk.extensions import db
 from register import audit, duty, exception_requests, kiosk_link, notify
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
-from register.exception_requests import APPROVED, CATEGORIES, REVOKED, Window
+from register.exception_requests import APPROVED, CATEGORIES, DECLINED, REVOKED, Window
 from register.models import (
     Deposit,
     Device,
@@ -323,9 +323,13 @@ def _decide(request_id: int, action: str, text: str) -> Any:
             else:
                 exception_requests.revoke(session, exception, user, text)
             message = _done(exception, action)
+            decided = exception.status in (APPROVED, DECLINED, REVOKED)
     except RegisterError as error:
         errors = {request_id: {"action": action, "message": str(error), "text": text}}
         return _render(errors), 422
+    if decided:  # committed: the requester may be told by email (one approval of two is not)
+        with read_only(db.session()) as session:
+            announce_decision(session.get_one(ExceptionRequest, request_id))
     flash(message)
     return redirect(url_for("slt.now"))
 
@@ -344,7 +348,39 @@ def _done(exception: ExceptionRequest, action: str) -> str:
     return f"Approved {name}: {Window.of(exception).describe()}.{conditions}"
 
 
-# --- telling SLT ---------------------------------------------------------------------------
+# --- telling SLT, and the requester --------------------------------------------------------
+
+def announce_decision(exception: ExceptionRequest) -> threading.Thread | None:
+    """Email the requester SLT's decision just committed, with the reason or conditions, when
+    SMTP is configured and they have an address. Never raises: the decision stands whatever
+    happens to the email. The kiosk tells them too, without the reason (it is public)."""
+    try:
+        config = {**os.environ,
+                  **{k: v for k, v in current_app.config.items() if k.startswith("SMTP_")}}
+        settings = notify.SmtpSettings.from_mapping(config)
+        address = exception.person.email.strip()
+        if settings is None or not address:
+            return None
+        if not current_app.config.get("PUBLIC_URL"):  # as for SLT's: no email without it
+            log.error("PUBLIC_URL is not set: no email to the requester of exception:%s",
+                      exception.id)
+            return None
+        zone = _zone()
+        action = {APPROVED: "approve", DECLINED: "decline", REVOKED: "revoke"}[exception.status]
+        last = next(d for d in reversed(exception.decisions) if d.action == action)
+        deciders = [d.user.display_name for d in exception.decisions
+                    if d.action == action and d.user is not None]
+        note = exception.conditions if exception.status == APPROVED else last.note
+        message = notify.decision_message(
+            exception.person.first_name, exception.status, Window.of(exception).describe(),
+            _names(deciders) or "SLT", f"{last.at.astimezone(zone):%a %-d %b at %H:%M}",
+            note, str(current_app.config["SCHOOL_NAME"]), settings.sender, address)
+        return notify.send_in_background(settings, [message], "the requester")
+    except Exception:  # email is a courtesy: the decision is already saved
+        log.exception("could not prepare the email to the requester of exception:%s",
+                      exception.id)
+        return None
+
 
 def announce_new_request(exception: ExceptionRequest, exclude_user_id: int | None = None,
                          ) -> threading.Thread | None:

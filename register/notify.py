@@ -1,9 +1,13 @@
-"""Email to SLT when a request for an exception arrives. Optional, and never in the way.
+"""Email to SLT when a request for an exception arrives, and to the requester when SLT decide
+it. Optional, and never in the way.
 
-Nothing is sent unless ``SMTP_HOST`` is set. A message carries the person's name and a link to
-the SLT page, nothing more: no reason, no category, no dates (email leaves the school's
-systems and lingers in inboxes). Sending happens after the request is committed, on a thread of
-its own, and a failure is logged, never raised: the request stands whatever the mail server does.
+Nothing is sent unless ``SMTP_HOST`` is set. A message to SLT carries the person's name and a
+link to the SLT page, nothing more: no reason, no category, no dates (email leaves the
+school's systems and lingers in inboxes). The requester is told the decision (agreed, not
+agreed, ended early), who decided, when, and SLT's reason or conditions, at their own address
+only: it is theirs to know, and the kiosk's public screen never shows it. Sending happens
+after the request or decision is committed, on a thread of its own, and a failure is logged,
+never raised: the request stands whatever the mail server does.
 """
 
 from __future__ import annotations
@@ -77,8 +81,48 @@ def request_message(person_name: str, slt_url: str, school: str, sender: str, to
     return message
 
 
-def send(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> int:
-    """Send over one connection; how many were accepted. Logs failures, never raises."""
+DECISION_SUBJECTS = {
+    "approved": "agreed", "declined": "not agreed", "revoked": "ended early"}
+
+
+def decision_message(first_name: str, status: str, window: str, decided_by: str,
+                     decided_at: str, note: str, school: str, sender: str, to: str,
+                     ) -> EmailMessage:
+    """To the requester: SLT's decision on their request, with the reason (or conditions)."""
+    outcome = DECISION_SUBJECTS[status]
+    message = EmailMessage()
+    message["Subject"] = f"Your phone exception request: {outcome}"
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    if status == "approved":
+        said = (f"Your request to keep your phone while on duty ({window}) was agreed by "
+                f"{decided_by} on {decided_at}.")
+        detail = f"Conditions: {note}\n\n" if note else ""
+        after = "Scan in at the kiosk as usual: it shows until when you may keep your phone."
+    elif status == "revoked":
+        said = (f"Your agreed exception to keep your phone while on duty ({window}) was ended "
+                f"early by {decided_by} on {decided_at}.")
+        detail = f"Reason: {note}\n\n" if note else ""
+        after = (f"Please lock your phone away at the kiosk. If you need to talk about it, "
+                 f"please speak to {decided_by}.")
+    else:
+        said = (f"Your request to keep your phone while on duty ({window}) was not agreed by "
+                f"{decided_by} on {decided_at}.")
+        detail = f"Reason: {note}\n\n" if note else ""
+        after = f"If you need to talk about it, please speak to {decided_by}."
+    message.set_content(
+        f"Dear {first_name},\n\n{said}\n\n{detail}{after}\n\n"
+        f"-- \n{school} phone register. You receive this because you asked for an exception "
+        "to the phone policy.\n")
+    return message
+
+
+def send(settings: SmtpSettings, messages: Sequence[EmailMessage], audience: str = "SLT",
+         ) -> int:
+    """Send over one connection; how many were accepted. Logs failures, never raises.
+    ``audience`` names who it was for, in the log."""
     if not messages:
         return 0
     try:
@@ -86,17 +130,17 @@ def send(settings: SmtpSettings, messages: Sequence[EmailMessage]) -> int:
             for message in messages:
                 smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
-        log.error("email to SLT not sent via %s:%s: %s", settings.host, settings.port,
+        log.error("email to %s not sent via %s:%s: %s", audience, settings.host, settings.port,
                   error or type(error).__name__)
         return 0
-    log.info("emailed %d SLT member(s) about a new exception request", len(messages))
+    log.info("emailed %d message(s) to %s about an exception request", len(messages), audience)
     return len(messages)
 
 
 def send_in_background(settings: SmtpSettings, messages: Sequence[EmailMessage],
-                       ) -> threading.Thread:
+                       audience: str = "SLT") -> threading.Thread:
     """Send without keeping the person who made the request waiting on the mail server."""
-    thread = threading.Thread(target=send, args=(settings, list(messages)),
+    thread = threading.Thread(target=send, args=(settings, list(messages), audience),
                               name="email-slt", daemon=True)
     thread.start()
     return thread
