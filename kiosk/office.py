@@ -114,6 +114,9 @@ def people_search() -> Any:
 
 def _summary(count: int, searched: bool) -> str:
     listed = f"{count} {'person' if count == 1 else 'people'}"
+    if count > MAX_SHOWN:  # as you type: a school of 2,000 is not sent at every key
+        return (f"{listed}{' found' if searched else ''}: the first {MAX_SHOWN} are shown. Type "
+                "more to narrow the list, or press Search to list them all.")
     return f"{listed} found for your search." if searched else f"{listed}."
 
 

@@ -207,3 +207,13 @@ def test_adding_a_duplicate_name_asks_first(office, app, web_school):
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Person).where(
             Person.search_name == "alice adams")) == 2
+
+
+def test_a_long_list_as_you_type_says_how_much_is_shown(office, monkeypatch):
+    import kiosk.office
+    monkeypatch.setattr(kiosk.office, "MAX_SHOWN", 2)
+    body = office.post("/office/search.json", data={"q": ""}).get_json()
+    assert body["count"] == 3 + len(NAMES)
+    assert body["summary"] == (f"{3 + len(NAMES)} people: the first 2 are shown. Type more to "
+                               "narrow the list, or press Search to list them all.")
+    assert body["html"].count("<tr>") == 2
