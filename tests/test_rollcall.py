@@ -231,6 +231,6 @@ def test_the_page_lists_the_phoneless_on_site_and_the_phones_left_apart(
     assert "1 more may have gone home, leaving a phone in a locker: not counted" in page
     gone = page[page.index('id="rc-gone"'):]
     assert "Alice Adams" in gone
-    assert "phone still in locker 1 (Staff room) since " in gone
+    assert "Phone still in locker 1 (Staff room) since " in gone
     assert ": may have gone home" in gone
     assert "Alice Adams" not in page[:page.index('id="rc-gone"')].split("rc-counts")[-1]
