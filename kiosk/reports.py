@@ -150,7 +150,7 @@ def daily_log_csv() -> Response:
     lines += [row(e, f"in locker at {ends}") for e in log.still_in]
     body = exports.csv_text(DAILY_LOG_CSV_HEADER, lines)
     _record("export.daily_log_csv", "daily_log", len(lines), day.isoformat())
-    return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8", headers={
+    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="daily-log-{day.isoformat()}.csv"'})
 
 

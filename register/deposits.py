@@ -22,6 +22,7 @@ names is decided in register.codes; register.scans runs a scan as one unit of wo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -93,13 +94,26 @@ class ScanResult:
     outcome: str
     message: str
     at: datetime
-    person: str | None = None  # first name only: the kiosk screen is public
+    who: Person | None = None
     locker: int | None = None
     bank: str | None = None
     choices: list[PhoneChoice] = field(default_factory=list)
     exception: ExceptionNote | None = None
     off_duty: bool = False  # this scan took the person off duty
     can_confirm: bool = False  # held by the guard: the same scan with confirm does it
+
+    @property
+    def person(self) -> str | None:
+        """First name only: the kiosk screen is public."""
+        return self.who.first_name if self.who else None
+
+    @property
+    def holder(self) -> str | None:
+        """Whom the answer is about, opaquely (neither id nor name): the page lets a person's
+        newer result replace their older card, and two people may share a first name."""
+        if self.who is None:
+            return None
+        return hashlib.sha256(f"kiosk-holder:{self.who.id}".encode()).hexdigest()[:12]
 
 
 # The scan path's statements are built once (each costs about 0.1 ms of Python to build).
@@ -137,7 +151,7 @@ def for_person(session: Session, person: Person, now: datetime) -> Device | Scan
     in_lockers = lockers_of(session, [d.id for d in devices])
     choices = [PhoneChoice(d.label_code, d.description, in_lockers.get(d.id)) for d in devices]
     return ScanResult(CHOOSE, f"{person.first_name}, which phone?", now,
-                      person=person.first_name, choices=choices)
+                      who=person, choices=choices)
 
 
 def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
@@ -166,7 +180,7 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
             return ScanResult(
                 LEAVE_CHOICE, f"{owner.first_name}, your agreed time with your phone has ended. "
                 "Are you going home, or locking your phone away?", now,
-                person=owner.first_name)
+                who=owner)
         return _deposit(session, kiosk, device, now)
     if period is None:
         if intent.confirm:
@@ -174,14 +188,14 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
         duty.start(session, owner.id, duty.EXCEPTION, kiosk.id, now)
         return ScanResult(
             ON_DUTY, f"{owner.first_name}, you are on duty with your phone until {note.until}, "
-            f"as agreed by {note.approved_by}.", now, person=owner.first_name, exception=note)
+            f"as agreed by {note.approved_by}.", now, who=owner, exception=note)
     if period.start_kind == duty.EXCEPTION and intent.guarded(period.started_at, now):
         return ScanResult(
             ALREADY_ON_DUTY, f"Already on duty with your phone, until {note.until}", now,
-            person=owner.first_name, exception=note, can_confirm=True)
+            who=owner, exception=note, can_confirm=True)
     duty.end(session, owner.id, duty.SIGN_OUT, now)
     return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
-                      person=owner.first_name, off_duty=True)
+                      who=owner, off_duty=True)
 
 
 def _leave(session: Session, kiosk: Kiosk, device: Device, deposit: Deposit | None,
@@ -199,7 +213,7 @@ def _leave(session: Session, kiosk: Kiosk, device: Device, deposit: Deposit | No
         raise _already_signed_out(owner)
     duty.end(session, owner.id, duty.SIGN_OUT, now)
     return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
-                      person=owner.first_name, off_duty=True)
+                      who=owner, off_duty=True)
 
 
 def without_phone(session: Session, kiosk: Kiosk, person: Person, now: datetime,
@@ -213,19 +227,19 @@ def without_phone(session: Session, kiosk: Kiosk, person: Person, now: datetime,
             raise _already_signed_out(person)
         duty.start(session, person.id, duty.NO_PHONE, kiosk.id, now)
         return ScanResult(SIGNED_IN_NO_PHONE, "Signed in, no phone registered", now,
-                          person=person.first_name, bank=kiosk.bank.name)
+                          who=person, bank=kiosk.bank.name)
     if intent.guarded(period.started_at, now):
-        return ScanResult(ALREADY_SIGNED_IN, "Already signed in", now, person=person.first_name,
+        return ScanResult(ALREADY_SIGNED_IN, "Already signed in", now, who=person,
                           bank=kiosk.bank.name, can_confirm=True)
     duty.end(session, person.id, duty.SIGN_OUT, now)
     return ScanResult(SIGNED_OUT_NO_PHONE, "Signed out, no phone registered", now,
-                      person=person.first_name, bank=kiosk.bank.name, off_duty=True)
+                      who=person, bank=kiosk.bank.name, off_duty=True)
 
 
 def _already_in(deposit: Deposit, now: datetime, note: ExceptionNote | None) -> ScanResult:
     locker = deposit.locker
     return ScanResult(ALREADY_DEPOSITED, f"Already in locker {locker.number}", now,
-                      person=deposit.device.owner.first_name, locker=locker.number,
+                      who=deposit.device.owner, locker=locker.number,
                       bank=locker.bank.name, exception=note, can_confirm=True)
 
 
@@ -261,7 +275,7 @@ def _deposit(session: Session, kiosk: Kiosk, device: Device, now: datetime) -> S
     return ScanResult(
         DEPOSITED,
         f"{owner.first_name}, put your phone in locker {locker.number} and close the door.",
-        now, person=owner.first_name, locker=locker.number, bank=kiosk.bank.name,
+        now, who=owner, locker=locker.number, bank=kiosk.bank.name,
     )
 
 
@@ -281,7 +295,7 @@ def _collect(session: Session, kiosk: Kiosk, deposit: Deposit, now: datetime,
     else:  # people leave early: collecting without an exception means going off duty
         duty.end(session, owner.id, duty.COLLECT, now)
         message = f"{take} You are now off duty."
-    return ScanResult(COLLECTED, message, now, person=owner.first_name, locker=locker.number,
+    return ScanResult(COLLECTED, message, now, who=owner, locker=locker.number,
                       bank=locker.bank.name, exception=note, off_duty=note is None)
 
 

@@ -300,6 +300,7 @@ def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
         "locker": found.locker,
         "bank": found.bank,
         "person": found.person,
+        "holder": found.holder,
         "at": found.at.isoformat(),
         "time": found.at.astimezone(zone).strftime("%H:%M"),
         "choices": list(LEAVE_CHOICES) if found.outcome == LEAVE_CHOICE else [

@@ -190,7 +190,7 @@ def test_csv_is_the_shared_format_and_audited(client, auth, logged_day, app):
     auth.login("office")
     response = client.get(f"/reports/daily-log.csv?date={DAY.isoformat()}")
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # said once
     assert 'filename="daily-log-2026-11-18.csv"' in response.headers["Content-Disposition"]
     text = response.data.decode("utf-8")
     assert text.startswith("\ufeff")  # the register's CSV function: Excel reads UTF-8

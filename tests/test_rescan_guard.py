@@ -119,3 +119,15 @@ def test_office_and_slt_cannot_change_the_guard(app, client, auth, web_school):
         assert client.post("/admin/settings", data={"rescan_guard_seconds": "0"}
                            ).status_code == 403
         auth.logout()
+
+
+def test_answers_name_their_person_opaquely_so_the_page_replaces_only_their_card(
+        session, school):
+    """The page lets a person's newer result replace their older card: by ``holder``, which
+    is one person whatever their first name, and neither their id nor their name."""
+    by_label = scan(session, school, school.alice_phone.label_code, 0)
+    by_badge = scan(session, school, school.alice.badge_id, 1)
+    carol = scan(session, school, school.carol_phone.label_code, 2)
+    assert by_label.holder == by_badge.holder
+    assert carol.holder not in (None, by_label.holder)
+    assert str(school.alice.id) != by_label.holder and "Alice" not in by_label.holder

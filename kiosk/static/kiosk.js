@@ -360,10 +360,13 @@
     const seconds = outcome === "leave_choice" ? LEAVE_CHOICE_SECONDS
       : LONG_OUTCOMES.has(outcome) || data.notice ? idleSeconds * 2 : idleSeconds;
     countDown(target, seconds);
-    // One locker holds one phone: an older card for the same person and locker (her label,
-    // then her badge) is the same story, and this card tells it now.
-    target.about = data.person && data.locker != null ? `${data.person}|${data.locker}` : null;
-    cards.filter((c) => c !== target && !c.waiting && c.about && c.about === target.about)
+    // A person's newer result tells their story now: an older card of theirs (her badge, then
+    // her label; on duty, then signed out) goes, unless it shows another locker of theirs
+    // (two phones). ``holder`` names one person; first names alone could be two people.
+    target.holder = data.holder || null;
+    target.lockerShown = data.locker ?? null;
+    cards.filter((c) => c !== target && !c.waiting && c.holder && c.holder === target.holder
+      && (c.lockerShown === null || c.lockerShown === target.lockerShown))
       .forEach(removeCard);
     sound.play(DONE_OUTCOMES.has(outcome));
     keepFocus();
