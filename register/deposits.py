@@ -8,6 +8,12 @@ The edges of a real queue:
   answers ``already_deposited`` / ``already_on_duty`` with ``can_confirm``, and the same scan
   sent again with ``confirm`` (a button on the screen) does it on purpose. A reader repeating a
   held card never sends ``confirm``, so its repeats change nothing.
+- **The guard, the other way.** Likewise soon after collecting the phone (at this kiosk's
+  bank) or signing out, a scan does not deposit it again or sign back in: it answers
+  ``already_collected`` (the locker it came from) / ``already_signed_out`` with
+  ``can_confirm``, and ``confirm`` puts it back or signs in on purpose. A confirm that finds
+  the last change was itself made on purpose inside the guard (Take it out again, Sign out
+  now, touched twice or sent again) is ``already_done``, and such a state offers no button.
 - **Leaving is a choice when it is ambiguous.** On duty with the phone in hand after the
   exception has ended (none of their phones in a locker), a scan acts on nothing and answers
   ``leave_choice``; the same scan with ``choice`` ``going_home`` signs out, ``lock_away``
@@ -43,6 +49,7 @@ from register.models import (
     LockerBank,
     Person,
 )
+from register.settings import RESCAN_GUARD_RANGE
 
 DEPOSITED, COLLECTED, CHOOSE = "deposited", "collected", "choose"
 ON_DUTY, OFF_DUTY = "on_duty", "off_duty"  # with an agreed exception: no deposit
@@ -50,6 +57,8 @@ NO_PHONE, NO_FREE_LOCKER, OTHER_BANK = "no_phone", "no_free_locker", "other_bank
 # A second scan inside the guard: nothing done, the screen offers to do it on purpose.
 ALREADY_DEPOSITED, ALREADY_ON_DUTY, ALREADY_SIGNED_IN = (
     "already_deposited", "already_on_duty", "already_signed_in")
+ALREADY_COLLECTED, ALREADY_SIGNED_OUT = "already_collected", "already_signed_out"
+MAX_GUARD = timedelta(seconds=RESCAN_GUARD_RANGE[1])
 LEAVE_CHOICE = "leave_choice"  # on duty with the phone after the exception ended
 GOING_HOME, LOCK_AWAY = "going_home", "lock_away"
 LEAVE_CHOICES = (GOING_HOME, LOCK_AWAY)
@@ -70,7 +79,13 @@ class Intent:
 
     def guarded(self, since: datetime, now: datetime) -> bool:
         """Whether a scan at ``now`` of something done at ``since`` is held by the guard."""
-        return not self.confirm and now - since < self.guard()
+        return not self.confirm and self.within(since, now)
+
+    def within(self, since: datetime, now: datetime) -> bool:
+        """Whether ``now`` is inside the guard after ``since``, confirmed or not. Past the
+        longest guard an admin can set, the setting is not read (yesterday's collection costs
+        a deposit no statement)."""
+        return now - since < MAX_GUARD and now - since < self.guard()
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,10 @@ class ScanResult:
 _OPEN = Deposit.collected_at.is_(None)
 _OPEN_DEPOSIT = (select(Deposit).where(Deposit.device_id == bindparam("device_id"), _OPEN)
                  .options(joinedload(Deposit.locker).joinedload(Locker.bank)))
+# The open deposit if there is one, else the last collected: the same one statement.
+_LATEST_DEPOSIT = (select(Deposit).where(Deposit.device_id == bindparam("device_id"))
+                   .order_by(Deposit.collected_at.is_not(None), Deposit.collected_at.desc())
+                   .limit(1).options(joinedload(Deposit.locker).joinedload(Locker.bank)))
 _LOCK_PERSON = select(Person.id).where(Person.id == bindparam("person_id")).with_for_update()
 _LOCK_BANK = select(LockerBank.id).where(LockerBank.id == bindparam("bank_id")).with_for_update()
 _USABLE = (select(Locker)
@@ -165,16 +184,22 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
     lock(session, _LOCK_PERSON, {"person_id": owner.id})
     exception = exception_requests.active_for(session, owner.id, zone, now)
     note = _note(exception, now, zone) if exception else None
-    deposit = open_deposit(session, device)
-    period = duty.current(session, owner.id)
+    last = session.scalar(_LATEST_DEPOSIT, {"device_id": device.id})
+    deposit = last if last is not None and last.collected_at is None else None
+    last_period = duty.latest(session, owner.id)
+    period = last_period if last_period is not None and last_period.ended_at is None else None
     if intent.choice is not None:
         return _leave(session, kiosk, device, deposit, period, now, intent)
     if deposit is not None:
         if deposit.locker.bank_id == kiosk.bank_id and intent.guarded(deposit.deposited_at, now):
             return _already_in(deposit, now, note)
         return _collect(session, kiosk, deposit, now, note)
+    after = _after_leaving(kiosk, owner, last, None if period is not None else last_period,
+                           now, note, intent)
+    if isinstance(after, ScanResult):
+        return after
     if note is None:
-        if intent.confirm:
+        if intent.confirm and not after:
             raise _nothing_to_take_out(owner)
         if period is not None and duty.phones_locked(session, owner.id) == 0:
             return ScanResult(
@@ -183,7 +208,7 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
                 who=owner)
         return _deposit(session, kiosk, device, now)
     if period is None:
-        if intent.confirm:
+        if intent.confirm and not after:
             raise _already_signed_out(owner)
         duty.start(session, owner.id, duty.EXCEPTION, kiosk.id, now)
         return ScanResult(
@@ -196,6 +221,24 @@ def toggle(session: Session, kiosk: Kiosk, device: Device, now: datetime,
     duty.end(session, owner.id, duty.SIGN_OUT, now)
     return ScanResult(OFF_DUTY, f"{owner.first_name}, you are signed out. Goodbye.", now,
                       who=owner, off_duty=True)
+
+
+def _after_leaving(kiosk: Kiosk, owner: Person, last: Deposit | None, ended: DutyPeriod | None,
+                   now: datetime, note: ExceptionNote | None, intent: Intent,
+                   ) -> ScanResult | bool:
+    """Soon after the phone was collected at this bank, or its owner signed out (``ended``:
+    their last period, when off duty): the answer that holds the scan; else whether this
+    confirm acts on purpose (False when nothing was just done, or what was just done was
+    itself on purpose: a confirm then finds it already done)."""
+    if (last is not None and last.collected_at is not None
+            and last.locker.bank_id == kiosk.bank_id and intent.within(last.collected_at, now)):
+        # Putting it back is a deposit; under an exception a scan now would sign out instead.
+        acts = note is None and not intent.within(last.deposited_at, last.collected_at)
+        return acts if intent.confirm else _already_collected(last, now, note, acts)
+    if ended is not None and ended.ended_at is not None and intent.within(ended.ended_at, now):
+        acts = not intent.within(ended.started_at, ended.ended_at)
+        return acts if intent.confirm else _already_out(owner, now, note, acts)
+    return False
 
 
 def _leave(session: Session, kiosk: Kiosk, device: Device, deposit: Deposit | None,
@@ -219,11 +262,15 @@ def _leave(session: Session, kiosk: Kiosk, device: Device, deposit: Deposit | No
 def without_phone(session: Session, kiosk: Kiosk, person: Person, now: datetime,
                   intent: Intent = Intent()) -> ScanResult:
     """Someone with no phone on the register scanned their badge: on duty without one, or off
-    duty (the guard holds a second scan soon after signing in)."""
+    duty (the guard holds a second scan soon after signing in, or out)."""
     lock(session, _LOCK_PERSON, {"person_id": person.id})
-    period = duty.current(session, person.id)
+    last_period = duty.latest(session, person.id)
+    period = last_period if last_period is not None and last_period.ended_at is None else None
     if period is None:
-        if intent.confirm:
+        after = _after_leaving(kiosk, person, None, last_period, now, None, intent)
+        if isinstance(after, ScanResult):
+            return _already_out(person, now, None, after.can_confirm, kiosk.bank.name)
+        if intent.confirm and not after:
             raise _already_signed_out(person)
         duty.start(session, person.id, duty.NO_PHONE, kiosk.id, now)
         return ScanResult(SIGNED_IN_NO_PHONE, "Signed in, no phone registered", now,
@@ -241,6 +288,20 @@ def _already_in(deposit: Deposit, now: datetime, note: ExceptionNote | None) -> 
     return ScanResult(ALREADY_DEPOSITED, f"Already in locker {locker.number}", now,
                       who=deposit.device.owner, locker=locker.number,
                       bank=locker.bank.name, exception=note, can_confirm=True)
+
+
+def _already_collected(deposit: Deposit, now: datetime, note: ExceptionNote | None,
+                       can_confirm: bool) -> ScanResult:
+    locker = deposit.locker
+    return ScanResult(ALREADY_COLLECTED, f"Already collected from locker {locker.number}", now,
+                      who=deposit.device.owner, locker=locker.number, bank=locker.bank.name,
+                      exception=note, can_confirm=can_confirm)
+
+
+def _already_out(person: Person, now: datetime, note: ExceptionNote | None,
+                 can_confirm: bool, bank: str | None = None) -> ScanResult:
+    return ScanResult(ALREADY_SIGNED_OUT, "Already signed out", now, who=person, bank=bank,
+                      exception=note, can_confirm=can_confirm)
 
 
 def _nothing_to_take_out(person: Person) -> ScanRefused:

@@ -24,8 +24,18 @@ _END = update(DutyPeriod).where(DutyPeriod.person_id == bindparam("person"), _OP
     ended_at=bindparam("now"), end_kind=bindparam("kind"))
 
 
+# The open period if there is one, else the last to end (the second-scan guard after leaving).
+_LATEST = (select(DutyPeriod).where(DutyPeriod.person_id == bindparam("person_id"))
+           .order_by(DutyPeriod.ended_at.is_not(None), DutyPeriod.ended_at.desc()).limit(1))
+
+
 def current(session: Session, person_id: int) -> DutyPeriod | None:
     return session.scalar(_CURRENT, {"person_id": person_id})
+
+
+def latest(session: Session, person_id: int) -> DutyPeriod | None:
+    """The current period, else the last one ended (None if never on duty): one statement."""
+    return session.scalar(_LATEST, {"person_id": person_id})
 
 
 def start(session: Session, person_id: int, kind: str, kiosk_id: int | None, now: datetime,

@@ -54,6 +54,18 @@ def test_confirm_signs_out_inside_the_guard(session, school, governor):
     assert (twice.outcome, twice.reason) == ("refused", "already_done")
 
 
+def test_a_second_scan_soon_after_signing_out_does_not_sign_back_in(session, school, governor):
+    scan(session, school, T0)
+    scan(session, school, T0 + timedelta(hours=2))
+    again = scan(session, school, T0 + timedelta(hours=2, seconds=2), source="rfid")
+    assert (again.outcome, str(again), again.can_confirm, again.person) == (
+        "already_signed_out", "Already signed out", True, "Gwen")
+    assert duty.current(session, governor.id) is None
+    back = scan(session, school, T0 + timedelta(hours=2, seconds=4), confirm=True)
+    assert back.outcome == "signed_in_no_phone"
+    assert duty.current(session, governor.id) is not None
+
+
 def test_a_typed_badge_still_only_names_the_person(session, school, governor):
     typed = scan(session, school, T0, entry="typed")
     assert (typed.outcome, typed.reason) == ("refused", "typed_badge")

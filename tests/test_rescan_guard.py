@@ -1,5 +1,6 @@
 """The second-scan guard (issue 10): a scan of the same phone or badge soon after its deposit,
-or after going on duty under an exception, collects or signs out nothing unless confirmed."""
+or after going on duty under an exception, collects or signs out nothing unless confirmed; and
+the other way, soon after collecting or signing out, it deposits or signs in nothing."""
 
 from __future__ import annotations
 
@@ -87,8 +88,10 @@ def test_the_guard_is_an_admin_setting(session, school):
     scan(session, school, school.alice_phone.label_code, 0)
     assert scan(session, school, school.alice_phone.label_code, 1).outcome == "collected"
     set_rescan_guard(session, 600)
-    scan(session, school, school.alice_phone.label_code, 10)
-    assert scan(session, school, school.alice_phone.label_code, 599).outcome == (
+    assert scan(session, school, school.alice_phone.label_code, 10).outcome == (
+        "already_collected")  # the guard holds the other way too
+    assert scan(session, school, school.alice_phone.label_code, 700).outcome == "deposited"
+    assert scan(session, school, school.alice_phone.label_code, 1299).outcome == (
         "already_deposited")
 
 
@@ -131,3 +134,61 @@ def test_answers_name_their_person_opaquely_so_the_page_replaces_only_their_card
     assert by_label.holder == by_badge.holder
     assert carol.holder not in (None, by_label.holder)
     assert str(school.alice.id) != by_label.holder and "Alice" not in by_label.holder
+
+
+def test_a_second_scan_soon_after_collecting_does_not_put_the_phone_back(session, school):
+    scan(session, school, school.alice_phone.label_code, 0)
+    assert scan(session, school, school.alice_phone.label_code, 100).outcome == "collected"
+    again = scan(session, school, school.alice.badge_id, 101.5)
+    assert (again.outcome, again.locker, again.bank, again.person) == (
+        "already_collected", 1, "Staff room", "Alice")
+    assert (str(again), again.can_confirm, again.off_duty) == (
+        "Already collected from locker 1", True, False)
+    assert open_deposits(session) == 0
+    assert duty.current(session, school.alice.id) is None  # still off duty
+    assert len(session.scalars(select(LockCommand)).all()) == 2  # no locker opened again
+    # A reader repeating the label changes nothing either; past the guard it deposits.
+    assert scan(session, school, school.alice_phone.label_code, 159.9,
+                source="rfid").outcome == "already_collected"
+    assert open_deposits(session) == 0
+    assert scan(session, school, school.alice_phone.label_code, 160).outcome == "deposited"
+
+
+def test_confirm_puts_it_back_on_purpose(session, school):
+    scan(session, school, school.alice_phone.label_code, 0)
+    scan(session, school, school.alice_phone.label_code, 100)
+    back = scan(session, school, school.alice_phone.label_code, 103, confirm=True)
+    assert (back.outcome, back.locker) == ("deposited", 1)
+    assert open_deposits(session) == 1
+    assert duty.current(session, school.alice.id) is not None
+
+
+def test_taken_out_on_purpose_a_second_confirm_puts_nothing_back(session, school):
+    scan(session, school, school.alice_phone.label_code, 0)
+    assert scan(session, school, school.alice_phone.label_code, 3, confirm=True).outcome == (
+        "collected")
+    held = scan(session, school, school.alice_phone.label_code, 5)
+    assert (held.outcome, held.can_confirm) == ("already_collected", False)
+    twice = scan(session, school, school.alice_phone.label_code, 6, confirm=True)
+    assert (twice.outcome, twice.reason) == ("refused", "already_done")
+    assert open_deposits(session) == 0
+
+
+def test_under_an_exception_a_second_scan_does_not_sign_back_in(session, school):
+    head = User(username="head", password_hash="x", role="slt")
+    session.add(head)
+    request = exception_requests.request_exception(
+        session, school.alice, "emergency", "Son ill", Window(T0.date(), T0.date(), None,
+                                                              time(15, 30)),
+        "office", "office", LONDON, T0 - timedelta(hours=1))
+    exception_requests.approve(session, request, head, "", T0 - timedelta(minutes=30))
+    session.commit()
+    assert scan(session, school, school.alice.badge_id, 0).outcome == "on_duty"
+    assert scan(session, school, school.alice.badge_id, 100).outcome == "off_duty"
+    again = scan(session, school, school.alice.badge_id, 102, source="rfid")
+    assert (again.outcome, str(again), again.can_confirm) == (
+        "already_signed_out", "Already signed out", True)
+    assert duty.current(session, school.alice.id) is None
+    back = scan(session, school, school.alice.badge_id, 103, confirm=True)
+    assert back.outcome == "on_duty"
+    assert duty.current(session, school.alice.id) is not None

@@ -32,6 +32,7 @@
                    agreed: "Already agreed by SLT",
                    already_deposited: "Already locked away", already_on_duty: "Already on duty",
                    already_signed_in: "Already signed in",
+                   already_collected: "Already collected", already_signed_out: "Already signed out",
                    leave_choice: "Your exception has ended",
                    signed_in_no_phone: "Signed in, no phone registered",
                    signed_out_no_phone: "Signed out", told: "About your request",
@@ -50,6 +51,7 @@
   const ICONS = { deposited: "✓", collected: "✓", choose: "?", refused: "!", on_duty: "phone",
                   off_duty: "→", requested: "✓", pending: "…", agreed: "phone",
                   already_deposited: "!", already_on_duty: "!", already_signed_in: "!",
+                  already_collected: "!", already_signed_out: "!",
                   leave_choice: "?", signed_in_no_phone: "✓", signed_out_no_phone: "→",
                   told: "i", saved: "✓", checking: "…" };
   const TIMES = { deposited: "Locked away at", collected: "Collected at", on_duty: "On duty from",
@@ -57,12 +59,16 @@
                   signed_out_no_phone: "Signed out at" };
   // The same scan again soon after: nothing was changed, and a button does it on purpose.
   const CONFIRM = { already_deposited: "Take it out again", already_on_duty: "Sign out now",
-                    already_signed_in: "Sign out now" };
+                    already_signed_in: "Sign out now",
+                    already_collected: "Put it back in a locker",
+                    already_signed_out: "Sign in again" };
   const UNCHANGED = {
     already_deposited: (name) => `${name}your phone stays locked away.`,
     already_on_duty: (name, exception) => `${name}you are on duty with your phone${
       exception ? ` until ${exception.until}` : ""}.`,
     already_signed_in: (name) => `${name}you are still signed in.`,
+    already_collected: (name) => `${name}your phone stays with you.`,
+    already_signed_out: (name) => `${name}you are still signed out.`,
   };
   const LEAVE = { going_home: ["Going home", "Sign out and take your phone"],
                   lock_away: ["Lock my phone away", "Staying on duty"] };
@@ -73,6 +79,7 @@
   // Results that take longer to read, or wait for a touch.
   const LONG_OUTCOMES = new Set(["choose", "on_duty", "requested", "pending", "agreed",
                                  "already_deposited", "already_on_duty", "already_signed_in",
+                                 "already_collected", "already_signed_out",
                                  "told", "saved"]);
   const LEAVE_CHOICE_SECONDS = 30; // "Going home" or "Lock my phone away": then idle again
   const MIN_SHOW_MS = 3000; // a result stays at least this long, whatever comes next
@@ -421,6 +428,9 @@
     if (outcome === "refused") return REFUSED[data.reason] || TITLES.refused;
     if (outcome === "already_deposited" && data.locker != null) {
       return `Already in locker ${data.locker}`;
+    }
+    if (outcome === "already_collected" && data.locker != null) {
+      return `Already collected from locker ${data.locker}`;
     }
     return TITLES[outcome];
   }

@@ -88,6 +88,33 @@ def test_a_second_scan_soon_after_asks_before_taking_the_phone_out(kiosk, app, w
     assert len(all_deposits(app)) == 1
 
 
+def test_a_second_scan_soon_after_collecting_asks_before_putting_it_back(
+        kiosk, app, web_school, monkeypatch, camera):
+    page = kiosk.page
+    server_time(monkeypatch, 7, 50)
+    kiosk.scan(web_school.alice_phone.label_code)
+    kiosk.expect_result("Phone locked away", "Locker 1")
+    page.wait_for_timeout(1_100)
+    server_time(monkeypatch, 12, 30)  # she collects it at lunch
+    kiosk.scan(web_school.alice.badge_id)
+    kiosk.expect_result("Phone collected", "Locker 1")
+    page.wait_for_timeout(1_100)
+
+    kiosk.scan(web_school.alice_phone.label_code)  # the reader or her hand, again
+    kiosk.expect_result("Already collected from locker 1")
+    expect(page.locator("#result-message")).to_have_text("Alice, your phone stays with you.")
+    expect(page.locator("#result-detail")).to_have_text("Nothing was changed.")
+    assert open_deposits(app) == []
+    assert_touch_targets(page, "#result button:visible")
+    camera.kiosk(page, "guard-already-collected")
+
+    with page.expect_request("**/kiosk/scan") as sent:
+        tap(page, "Put it back in a locker")
+    assert sent.value.post_data_json["confirm"] is True
+    kiosk.expect_result("Phone locked away", "Locker 1")
+    assert len(open_deposits(app)) == 1
+
+
 def test_leaving_after_the_exception_ended_is_a_choice(kiosk, app, web_school, monkeypatch,
                                                        camera):
     page = kiosk.page
