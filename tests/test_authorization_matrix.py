@@ -68,10 +68,6 @@ ALLOWED.update({
     "kiosks_admin.kiosks_page": ADMINS, "kiosks_admin.create": ADMINS,
     "kiosks_admin.pair": ADMINS, "kiosks_admin.revoke": ADMINS,
 })
-#
-#
-#
-#
 # The audit trail (kiosk/audit_views.py).
 ALLOWED.update({
     "audit_views.audit_trail": ADMINS,
