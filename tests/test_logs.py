@@ -15,8 +15,6 @@ import http.cookiejar
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,8 +30,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from register.models import Device, Person
+from tests.servers import ROOT, Gunicorn, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "Marmalade kettle 4417 ivory"  # the test user's: long, and on no list
 WRONG_PASSWORD = "Marmalade kettle 4418 ivory"
@@ -52,12 +50,6 @@ class Server:
     pairing_code: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _flask(env: dict[str, str], *args: str, stdin: str = "") -> str:
     done = subprocess.run([str(BIN / "flask"), "--app", "kiosk", *args], cwd=ROOT, env=env,
                           input=stdin, capture_output=True, text=True, timeout=120)
@@ -65,21 +57,19 @@ def _flask(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return done.stdout
 
 
-def _gunicorn_command(port: int, access_log: Path, logging_config: Path) -> list[str]:
-    """scripts/run-demo's command (its config file and access log), with every log on."""
+def _gunicorn_args(access_log: Path, logging_config: Path) -> list[str]:
+    """scripts/run-demo's options (its config file and access log), with every log on."""
     demo = (ROOT / "scripts" / "run-demo").read_text()
     assert '"--config", "gunicorn.conf.py", "--access-logfile"' in demo
-    return [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--access-logfile",
-            str(access_log), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-            "--no-control-socket", "--log-level", "debug", "--log-config-json",
-            str(logging_config), "kiosk:create_app()"]
+    return ["--config", "gunicorn.conf.py", "--access-logfile", str(access_log), "--workers",
+            "2", "--log-level", "debug", "--log-config-json", str(logging_config)]
 
 
 @pytest.fixture
 def server(engine, database_url_for_test: str, tmp_path: Path) -> Iterator[Server]:
     env = {**os.environ, "KIOSK_ENV": "demo", "DATABASE_URL": database_url_for_test,
            "PYTHONPATH": str(ROOT)}
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     token_file = tmp_path / "kiosk.token"
     seeded = _flask(env, "seed-demo", "--base-url", url, "--token-file", str(token_file))
@@ -98,30 +88,16 @@ def server(engine, database_url_for_test: str, tmp_path: Path) -> Iterator[Serve
     access_log, output = tmp_path / "access.log", tmp_path / "server-output.log"
     logging_config = tmp_path / "logging.json"
     logging_config.write_text(json.dumps(LOGGING))
-    with output.open("wb") as sink:
-        process = subprocess.Popen(_gunicorn_command(port, access_log, logging_config),
-                                   cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    gunicorn = Gunicorn("kiosk:create_app()", env, output, port,
+                        _gunicorn_args(access_log, logging_config))
+    gunicorn.start()
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            assert process.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
         yield Server(url, [access_log, output], secrets, token, codes[0])
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        gunicorn.stop()
         if engine.dialect.name == "postgresql":  # seed-demo stamped the shared database
             with engine.begin() as connection:
                 connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class Browser:

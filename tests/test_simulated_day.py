@@ -17,9 +17,6 @@ import io
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -38,10 +35,9 @@ from register.exception_requests import Window
 from register.imei import luhn_check_digit
 from register.models import User
 from tests.conftest import FAST_HASH, LONDON, PASSWORD
+from tests.servers import Gunicorn
 from tests.test_logs import Browser
-from tests.test_throttle import _answers, _free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 # A Wednesday in a November to come (GMT, so local times are UTC): in the future, since the
 # browser drops a sign-in cookie that expired by the real clock.
 DAY = next(day for day in (date(date.today().year + 1, 11, d) for d in range(1, 8))
@@ -154,39 +150,15 @@ def _overlap(spans: list[Span], cover: list[Span]) -> float:
 
 # --- the server -----------------------------------------------------------------------------
 
-@dataclass
-class Server:
-    port: int
-    env: dict[str, str]
-    clock: Path
-    log: Path
-    tokens: list[str]
-    process: subprocess.Popen[bytes] | None = None
+class Server(Gunicorn):
+    """The product on two workers with the test's clock (tests/simulated_clock.py)."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, env: dict[str, str], clock: Path, log: Path, tokens: list[str]) -> None:
+        super().__init__("tests.simulated_clock:app", env, log)
+        self.clock, self.tokens = clock, tokens
 
     def set_clock(self, moment: datetime) -> None:
         self.clock.write_text(moment.isoformat(), encoding="utf-8")
-
-    def start(self) -> None:
-        sink = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-             f"127.0.0.1:{self.port}", "--no-control-socket", "tests.simulated_clock:app"],
-            cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while not _answers(self.port):
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        self.process = None
 
     def scan(self, kiosk: int, code: str, when: datetime, key: str | None = None,
              **extra: object) -> tuple[int, dict[str, object], bool]:
@@ -229,7 +201,7 @@ def server(engine, database_url_for_test, tmp_path) -> Iterator[Server]:
     clock = tmp_path / "clock"
     env = {**os.environ, "KIOSK_ENV": "demo", "DATABASE_URL": database_url_for_test,
            "SIMULATED_CLOCK_FILE": str(clock), "TIME_ZONE": "Europe/London"}
-    running = Server(_free_port(), env, clock, tmp_path / "gunicorn.log", tokens)
+    running = Server(env, clock, tmp_path / "gunicorn.log", tokens)
     running.set_clock(at(7, 0))
     running.start()
     try:

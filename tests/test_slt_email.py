@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,6 +19,7 @@ from kiosk.extensions import db
 from register import notify
 from register.models import ExceptionRequest, User, utc_now
 from tests.conftest import FAST_HASH, pair_browser
+from tests.servers import free_port
 
 
 def today() -> date:
@@ -35,12 +35,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd calls it so
         self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

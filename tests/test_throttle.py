@@ -7,15 +7,10 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -27,6 +22,7 @@ from register import accounts, throttle
 from register.db import unit_of_work
 from register.models import AuditEvent, LoginFailure, SignInThrottle, User
 from tests.conftest import FAST_HASH, PASSWORD
+from tests.servers import Gunicorn
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 WRONG = "not the password"
@@ -253,14 +249,7 @@ def test_trusted_proxies_must_be_a_small_number(tmp_path, value):
 
 # --- two gunicorn workers, concurrent attempts ---------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
 ATTEMPTS = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -270,36 +259,14 @@ def gunicorn(engine, database_url_for_test, tmp_path) -> Iterator[int]:
     with Session(engine) as session:
         session.add(User(username="office", password_hash=FAST_HASH, role="office"))
         session.commit()
-    port = _free_port()
     env = {**os.environ, "KIOSK_ENV": "demo", "DATABASE_URL": database_url_for_test}
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-             f"127.0.0.1:{port}", "--no-control-socket", "kiosk:create_app()"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    server = Gunicorn("kiosk:create_app()", env, tmp_path / "gunicorn.log")
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(port):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        yield port
+        yield server.port
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()
-
-
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/healthz")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+        server.stop()
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()
 
 
 def _login_form(port: int) -> tuple[str, str]:
