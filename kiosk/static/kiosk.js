@@ -293,17 +293,13 @@
     cards.filter((card) => !card.waiting && !card.needsTouch && now - card.shownAt >= MIN_SHOW_MS)
       .forEach((card) => dropCard(card));
     while (cards.length >= MAX_CARDS) dropCard(cards[cards.length - 1]);
-    const card = newCard();
-    cards.unshift(card);
-    $("results").prepend(card.el);
-    paintChecking(card);
-    arrange();
-    showCards();
-    return card;
+    return toFront(newCard());
   }
 
+  // A card (new, or a person's own being asked again) first, showing "Checking...".
   function toFront(card) {
-    cards.splice(cards.indexOf(card), 1);
+    const at = cards.indexOf(card);
+    if (at >= 0) cards.splice(at, 1);
     cards.unshift(card);
     $("results").prepend(card.el);
     paintChecking(card);
