@@ -29,6 +29,18 @@ def open_deposits(session) -> int:
         Deposit.collected_at.is_(None)))
 
 
+def agree_exception_until_1530(session, school) -> None:
+    """Alice may keep her phone today until 15:30, agreed by the head before the day began."""
+    head = User(username="head", password_hash="x", role="slt")
+    session.add(head)
+    request = exception_requests.request_exception(
+        session, school.alice, "emergency", "Son ill", Window(T0.date(), T0.date(), None,
+                                                              time(15, 30)),
+        "office", "office", LONDON, T0 - timedelta(hours=1))
+    exception_requests.approve(session, request, head, "", T0 - timedelta(minutes=30))
+    session.commit()
+
+
 def test_a_second_scan_within_a_minute_says_already_in_locker(session, school):
     assert scan(session, school, school.alice_phone.label_code, 0).outcome == "deposited"
     again = scan(session, school, school.alice_phone.label_code, 1.5)
@@ -65,14 +77,7 @@ def test_a_reader_repeating_a_held_card_changes_nothing(session, school):
 
 
 def test_under_an_exception_a_second_scan_does_not_sign_out(session, school):
-    head = User(username="head", password_hash="x", role="slt")
-    session.add(head)
-    request = exception_requests.request_exception(
-        session, school.alice, "emergency", "Son ill", Window(T0.date(), T0.date(), None,
-                                                              time(15, 30)),
-        "office", "office", LONDON, T0 - timedelta(hours=1))
-    exception_requests.approve(session, request, head, "", T0 - timedelta(minutes=30))
-    session.commit()
+    agree_exception_until_1530(session, school)
     assert scan(session, school, school.alice.badge_id, 0).outcome == "on_duty"
     again = scan(session, school, school.alice.badge_id, 2)
     assert (again.outcome, again.can_confirm, again.exception.until) == (
@@ -175,14 +180,7 @@ def test_taken_out_on_purpose_a_second_confirm_puts_nothing_back(session, school
 
 
 def test_under_an_exception_a_second_scan_does_not_sign_back_in(session, school):
-    head = User(username="head", password_hash="x", role="slt")
-    session.add(head)
-    request = exception_requests.request_exception(
-        session, school.alice, "emergency", "Son ill", Window(T0.date(), T0.date(), None,
-                                                              time(15, 30)),
-        "office", "office", LONDON, T0 - timedelta(hours=1))
-    exception_requests.approve(session, request, head, "", T0 - timedelta(minutes=30))
-    session.commit()
+    agree_exception_until_1530(session, school)
     assert scan(session, school, school.alice.badge_id, 0).outcome == "on_duty"
     assert scan(session, school, school.alice.badge_id, 100).outcome == "off_duty"
     again = scan(session, school, school.alice.badge_id, 102, source="rfid")
