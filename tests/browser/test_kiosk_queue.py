@@ -115,18 +115,22 @@ def test_a_second_scan_soon_after_collecting_asks_before_putting_it_back(
     assert len(open_deposits(app)) == 1
 
 
-def test_leaving_after_the_exception_ended_is_a_choice(kiosk, app, web_school, monkeypatch,
-                                                       camera):
-    page = kiosk.page
+def scan_after_the_exception_ended(kiosk, app, web_school, monkeypatch) -> None:
+    """Alice on duty with her phone until 15:30, scanning at 15:45 to go home: the choice."""
     agreed(app, web_school.alice.id)  # until 15:30
     kiosk.scan(web_school.alice.badge_id)
     kiosk.expect_result("On duty with your phone")
-
     server_time(monkeypatch, 15, 45)  # going home, a quarter of an hour after it ended
-    page.locator("#done").click()
-    page.wait_for_timeout(1_100)  # past the scanner's own repeat
+    kiosk.page.locator("#done").click()
+    kiosk.page.wait_for_timeout(1_100)  # past the scanner's own repeat
     kiosk.scan(web_school.alice.badge_id)
     kiosk.expect_result("Your exception has ended")
+
+
+def test_leaving_after_the_exception_ended_is_a_choice(kiosk, app, web_school, monkeypatch,
+                                                       camera):
+    page = kiosk.page
+    scan_after_the_exception_ended(kiosk, app, web_school, monkeypatch)
     expect(page.locator("#result-detail")).to_have_text("Nothing is done until you choose.")
     choices = page.locator("#choices button .choice-name")
     expect(choices).to_have_text(["Going home", "Lock my phone away"])
@@ -142,28 +146,14 @@ def test_leaving_after_the_exception_ended_is_a_choice(kiosk, app, web_school, m
 
 
 def test_lock_my_phone_away_deposits(kiosk, app, web_school, monkeypatch):
-    agreed(app, web_school.alice.id)
-    kiosk.scan(web_school.alice.badge_id)
-    kiosk.expect_result("On duty with your phone")
-    server_time(monkeypatch, 15, 45)
-    kiosk.page.locator("#done").click()
-    kiosk.page.wait_for_timeout(1_100)
-    kiosk.scan(web_school.alice.badge_id)
-    kiosk.expect_result("Your exception has ended")
+    scan_after_the_exception_ended(kiosk, app, web_school, monkeypatch)
     tap(kiosk.page, "Lock my phone away")
     kiosk.expect_result("Phone locked away", "Locker 1")
     assert [d.device_id for d in open_deposits(app)] == [web_school.alice_phone.id]
 
 
 def test_the_leave_choice_goes_back_to_idle_untouched(kiosk, app, web_school, monkeypatch):
-    agreed(app, web_school.alice.id)
-    kiosk.scan(web_school.alice.badge_id)
-    kiosk.expect_result("On duty with your phone")
-    server_time(monkeypatch, 15, 45)
-    kiosk.page.locator("#done").click()
-    kiosk.page.wait_for_timeout(1_100)
-    kiosk.scan(web_school.alice.badge_id)
-    kiosk.expect_result("Your exception has ended")
+    scan_after_the_exception_ended(kiosk, app, web_school, monkeypatch)
     kiosk.page.clock.fast_forward(29_000)
     expect(kiosk.page.locator("#result")).to_be_visible()
     kiosk.page.clock.fast_forward(2_000)
