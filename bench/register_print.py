@@ -109,12 +109,30 @@ def product_worker(database: str, qr_dir: Path, profile: bool) -> dict[str, Any]
     if hasattr(qr, "QrStore"):  # not in the code before issue 8: --code on an old checkout
         app.extensions["qr_codes"] = qr.QrStore(qr_dir / printing.QR_FILE)
     with app.app_context():
-        office = db.session.scalar(select(User.id).where(User.username == "office"))
+        office = db.session.scalar(select(User).where(User.username == "office"))
+        cookie = _signed_in(office)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["user_id"] = office
+        session.update(cookie)
     return {**_measure(client, "/print/register", "/print/register.pdf", profile),
             "qr_store": hasattr(qr, "QrStore")}
+
+
+def _signed_in(user: Any) -> dict[str, Any]:
+    """What the browser's cookie holds once ``user`` has signed in: since issue 9 a session
+    kept on the server (its token), before it the user's id."""
+    from kiosk import auth
+
+    if not hasattr(auth, "SESSION_KEY"):  # --code on a checkout from before issue 9
+        return {"user_id": user.id}
+    from kiosk.extensions import db
+    from register import sessions
+    from register.db import unit_of_work
+    from register.models import utc_now
+
+    with unit_of_work(db.session()) as transaction:
+        token = sessions.start(transaction, transaction.merge(user), "", utc_now())
+    return {auth.SESSION_KEY: token}
 
 
 def baseline_worker(database: str, profile: bool) -> dict[str, Any]:
