@@ -85,6 +85,18 @@ def audit_trail() -> tuple[str, int]:
                                zone_name=str(zone), error=None, found=found, actions=actions), 200
 
 
+def _purged_and_erased(result: audit.Verification) -> str:
+    """What the retention purge and erasures changed, so neither reads as tampering."""
+    lines = ""
+    if result.purged_through is not None:
+        lines += (f"Entries to #{result.purged_through} were removed by the retention purge; "
+                  "the first entry kept chains to the last one removed.\n")
+    if result.redacted:
+        lines += (f"{result.redacted} {'entry' if result.redacted == 1 else 'entries'} had "
+                  "their detail erased with a person (kept in the chain by their hash).\n")
+    return lines
+
+
 @click.command("audit-verify")
 @with_appcontext
 def audit_verify() -> None:
@@ -104,7 +116,8 @@ def audit_verify() -> None:
             f"Audit trail intact: {result.count} "
             f"{'entry' if result.count == 1 else 'entries'}, first #{result.first.id} "
             f"({when(result.first.at)}), last #{result.last.id} ({when(result.last.at)}, "
-            f"{result.last.action}).\nLast entry's hash: {result.last.entry_hash}\n"
+            f"{result.last.action}).\n{_purged_and_erased(result)}"
+            f"Last entry's hash: {result.last.entry_hash}\n"
             "Note it somewhere safe: a trail rewritten from an earlier point would end in a "
             "different hash.")
         return

@@ -10,7 +10,14 @@ Entries are added only by ``record``, which hands out ids itself so that each en
 cover its id: on PostgreSQL it first takes a transaction-level advisory lock, so concurrent
 transactions chain one after another in commit order; on SQLite writers are serialised
 already (``BEGIN IMMEDIATE`` and the writers' queue, register/db.py). PostgreSQL also refuses
-any UPDATE or DELETE of an entry (the trigger in register/models.py).
+any UPDATE or DELETE of an entry (the trigger in register/models.py), but for two narrow doors:
+
+- **Retention** (``purge_before``): the oldest entries go, from the start of the trail, and
+  the last one removed is kept as the anchor (``audit_purges``): the first entry kept must
+  chain to its hash.
+- **Erasure** (``redact``): an entry whose detail holds free text about an erased person
+  (a reason) has that detail blanked; its hash stays as it was, so the entries after it still
+  chain, and ``verify`` takes the blanked entry itself on trust, saying how many it did.
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session, scoped_session
 
 from register.db import execute
-from register.models import AuditEvent, utc_now
+from register.models import AuditEvent, AuditPurge, AuditRedaction, utc_now
 
 # pg_advisory_xact_lock's key for "appending to the audit trail" (ASCII "audit" as a number).
 CHAIN_LOCK_KEY = 0x6175646974
@@ -41,6 +48,7 @@ _PG_NEXT_ID = "nextval(pg_get_serial_sequence('audit_events', 'id'))"
 _PG_FIRST = text(f"SELECT {_PG_NEXT_ID}, "
                  "(SELECT entry_hash FROM audit_events ORDER BY id DESC LIMIT 1)")
 _PG_NEXT = text(f"SELECT {_PG_NEXT_ID}")
+REDACTED = "(erased)"  # what an erased entry's detail says
 
 
 def canonical(ident: int, at: datetime, actor: str, action: str, subject: str,
@@ -100,7 +108,88 @@ def _next_link(session: Session) -> tuple[int, str]:
         ident, last_hash = tuple[Any, ...](execute(session, _PG_FIRST).one())
         return int(ident), last_hash or ""
     last = execute(session, _LAST).first()
-    return (1, "") if last is None else (last.id + 1, last.entry_hash)
+    if last is None:  # nothing recorded yet, or (in principle) everything purged
+        anchor = _anchor(session)
+        return (1, "") if anchor is None else (anchor.through_id + 1, anchor.through_hash)
+    return last.id + 1, last.entry_hash
+
+
+def _anchor(session: Session) -> AuditPurge | None:
+    """The newest purge's anchor: the last entry removed from the start of the trail."""
+    return session.scalars(select(AuditPurge).order_by(AuditPurge.id.desc()).limit(1)).first()
+
+
+# --- retention and erasure: the two narrow doors ---------------------------------------------
+
+@dataclass(frozen=True)
+class Purged:
+    removed: int
+    through_id: int | None  # the last entry removed (the trail starts after it)
+
+
+def purgeable(session: Session, cutoff: datetime) -> tuple[int, int | None]:
+    """How many entries a purge at ``cutoff`` would remove, and the last of them: the longest
+    run from the start of the trail dated before ``cutoff`` (the chain runs in id order, so an
+    old entry after a newer one waits for it)."""
+    first_kept = session.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.at >= cutoff))
+    before = select(func.count(), func.max(AuditEvent.id))
+    if first_kept is not None:
+        before = before.where(AuditEvent.id < first_kept)
+    count, through_id = session.execute(before).one()
+    return int(count or 0), through_id
+
+
+def purge_before(session: Session, cutoff: datetime, actor: str, now: datetime,
+                 retention: str) -> Purged:
+    """Remove the entries from the start of the trail dated before ``cutoff``, in the caller's
+    transaction, and record it (that entry is kept: it is newer). ``retention`` says the
+    period in words for the entry. The anchor lets ``verify`` check the first entry kept."""
+    removed, through_id = purgeable(session, cutoff)
+    if not removed or through_id is None:
+        return Purged(0, None)
+    through_hash = session.scalar(select(AuditEvent.entry_hash)
+                                  .where(AuditEvent.id == through_id)) or ""
+    record(session, actor, "audit.purge", "audit", (
+        f"{removed} {'entry' if removed == 1 else 'entries'} older than {retention} removed, "
+        f"to #{through_id}; the trail now starts after it"), at=now)
+    session.add(AuditPurge(at=now, through_id=through_id, through_hash=through_hash,
+                           removed=removed))
+    with _door(session, "register.audit_purge"):
+        execute(session, delete(AuditEvent).where(AuditEvent.id <= through_id))
+    return Purged(removed, through_id)
+
+
+def redact(session: Session, event_ids: Iterable[int], erasure: AuditEvent) -> int:
+    """Blank the detail of these entries (their reasons named an erased person), in the
+    caller's transaction, after ``erasure`` (the "person.erase" entry) was recorded in it."""
+    ids = sorted(set(event_ids) - {erasure.id})
+    if not ids:
+        return 0
+    session.flush()  # the erasure entry exists before the redactions point at it
+    session.add_all(AuditRedaction(event_id=ident, at=erasure.at, erasure_event_id=erasure.id)
+                    for ident in ids)
+    session.flush()  # PostgreSQL's trigger opens the door only for listed entries
+    with _door(session, "register.audit_redact"):
+        execute(session, update(AuditEvent).where(AuditEvent.id.in_(ids))
+                .values(detail=REDACTED))
+    return len(ids)
+
+
+class _door:
+    """A PostgreSQL setting on for the rest of this statement's work, off again after: the
+    append-only trigger lets the purge or the redaction through only while it is on."""
+
+    def __init__(self, session: Session, name: str) -> None:
+        self.session, self.name = session, name
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def __enter__(self) -> None:
+        if self.postgres:
+            execute(self.session, text(f"SET LOCAL {self.name} = 'on'"))
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.postgres:
+            execute(self.session, text(f"SET LOCAL {self.name} = 'off'"))
 
 
 # --- verifying the chain -------------------------------------------------------------------
@@ -136,6 +225,8 @@ class Verification:
     first: Entry | None
     last: Entry | None
     broken: Break | None
+    purged_through: int | None = None  # the trail starts after this entry (a purge)
+    redacted: int = 0  # entries blanked by an erasure, taken on trust
 
     @property
     def intact(self) -> bool:
@@ -148,10 +239,18 @@ _GENESIS = Entry(0, datetime.min.replace(tzinfo=UTC), "", "", "", "", "")
 def verify(session: Session) -> Verification:
     """Walk the chain in id order; stop at the first entry that does not follow from the one
     before it, or is dated well before an earlier entry, and say what most likely happened."""
-    before_previous, previous, latest = _GENESIS, _GENESIS, _GENESIS
-    count, first = 0, None
+    anchor = _anchor(session)
+    start = _GENESIS if anchor is None else Entry(
+        anchor.through_id, _GENESIS.at, "", "", "", "", anchor.through_hash)
+    before_previous, previous, latest = _GENESIS, start, _GENESIS
+    redacted = set(session.scalars(select(AuditRedaction.event_id)))
+    count, first, trusted = 0, None, 0
+    through = None if anchor is None else anchor.through_id
     for entry, following in _lookahead(_entries(session)):
-        if not entry.follows(previous.entry_hash):
+        if entry.id in redacted and entry.detail == REDACTED:
+            trusted += 1
+            broken = None
+        elif not entry.follows(previous.entry_hash):
             broken = _diagnose(before_previous, previous, entry, following)
         elif latest is not _GENESIS and entry.at < latest.at - BACKDATING_ALLOWED:
             broken = Break(entry, f"it was inserted out of order: it is dated "
@@ -159,6 +258,8 @@ def verify(session: Session) -> Verification:
                                   f"(#{latest.id}), and entries are never dated more than a "
                                   "day back (unless the server's clock was put back)")
         else:
+            broken = None
+        if broken is None:
             count += 1
             first = first or entry
             before_previous, previous = previous, entry
@@ -167,8 +268,8 @@ def verify(session: Session) -> Verification:
         if broken.entry is previous:  # the break is the entry before: it is not a good one
             count, previous = count - 1, before_previous
         return Verification(count, first if count else None, previous if count else None,
-                            broken)
-    return Verification(count, first, previous if count else None, None)
+                            broken, through, trusted)
+    return Verification(count, first, previous if count else None, None, through, trusted)
 
 
 def _span(delta: timedelta) -> str:

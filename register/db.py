@@ -59,6 +59,12 @@ def configure_engine(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # A deleted name or IMEI is overwritten with zeros, not left in a free page
+            # (erasure and the retention purge; register/purge.py checkpoints the WAL after).
+            cursor.execute("PRAGMA secure_delete=ON")
+            # Free pages go back to the filesystem on an incremental vacuum after a large purge;
+            # takes effect in a new file (before its first table), a full VACUUM converts one.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -334,11 +334,26 @@ class AuditEvent(Base):
 
 
 # PostgreSQL refuses to change or delete an audit entry, whoever asks (the app, a script,
-# psql): made with the table by create_all (the tests) and by migration 7c4d2e9a1f30.
+# psql), with two narrow doors that only this product's own code opens, each for one
+# transaction (SET LOCAL): the retention purge deletes entries older than a year (the shortest
+# audit retention an admin can set; register/purge.py) and an erasure blanks the detail of an
+# entry it first listed in audit_redactions (register/forget.py), changing nothing else.
+# Made with the table by create_all (the tests) and by migrations 7c4d2e9a1f30, b5d91e2c7a64.
 AUDIT_APPEND_ONLY = (
     """CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('register.audit_purge', true) = 'on'
+                AND OLD.at < (now() AT TIME ZONE 'UTC') - interval '1 year' THEN
+            RETURN OLD;
+        END IF;
+        IF TG_OP = 'UPDATE' AND current_setting('register.audit_redact', true) = 'on'
+                AND NEW.id = OLD.id AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+                AND NEW.action = OLD.action AND NEW.subject = OLD.subject
+                AND NEW.entry_hash = OLD.entry_hash
+                AND EXISTS (SELECT 1 FROM audit_redactions WHERE event_id = OLD.id) THEN
+            RETURN NEW;
+        END IF;
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE =
             'audit entries cannot be changed or deleted (' || TG_OP || ' of entry '
             || OLD.id || ')';
@@ -350,6 +365,31 @@ AUDIT_APPEND_ONLY = (
 for _statement in AUDIT_APPEND_ONLY:
     event.listen(AuditEvent.__table__, "after_create",
                  DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+
+
+class AuditPurge(Base):
+    """Where the trail now starts: the last entry a retention purge removed, and its hash, so
+    ``audit-verify`` checks the first entry kept against it. The newest row is the anchor."""
+
+    __tablename__ = "audit_purges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    through_id: Mapped[int] = mapped_column(Integer)  # the last entry removed
+    through_hash: Mapped[str] = mapped_column(String(64))  # its entry_hash
+    removed: Mapped[int] = mapped_column(Integer)
+
+
+class AuditRedaction(Base):
+    """An entry whose detail an erasure blanked (it named a reason about an erased person).
+    Its hash is kept as it was, so the entries after it still chain; ``audit-verify`` takes
+    the entry itself on trust and says how many it did."""
+
+    __tablename__ = "audit_redactions"
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no FK: purged in time
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    erasure_event_id: Mapped[int] = mapped_column(Integer)  # the "person.erase" entry
 
 
 # --- readers, locks and the kiosk agent -------------------------------------------
@@ -520,3 +560,69 @@ class DutyPeriod(Base):
     kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
 
     person: Mapped[Person] = relationship()
+
+
+# --- data protection: the policy acknowledged, and the evidence kept after a purge ------
+
+class PolicyVersion(Base):
+    """The school's phone policy as adopted at one annual review. The newest is current."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    adopted_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text)  # what the kiosk shows: a few sentences
+    text: Mapped[str] = mapped_column(Text)  # the whole policy, printed by the office
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    published_by: Mapped[str] = mapped_column(String(80))
+
+
+class PolicyAcknowledgement(Base):
+    """A stakeholder said they had read one version: at the kiosk, or on paper at the office
+    (recorded by the office on their behalf)."""
+
+    __tablename__ = "policy_acknowledgements"
+    __table_args__ = (UniqueConstraint("person_id", "policy_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    via: Mapped[str] = mapped_column(String(10))  # kiosk or office
+    kiosk_id: Mapped[int | None] = mapped_column(ForeignKey("kiosks.id"))
+    recorded_by: Mapped[str] = mapped_column(String(100))  # kiosk:N or the office user
+
+    person: Mapped[Person] = relationship()
+    policy_version: Mapped[PolicyVersion] = relationship()
+
+
+class ComplianceWeek(Base):
+    """Staff-days in one week for one stakeholder category, kept before the duty periods and
+    deposits behind them are purged: counts only, no names (register/archive.py)."""
+
+    __tablename__ = "compliance_weeks"
+
+    week_of: Mapped[date] = mapped_column(Date, primary_key=True)  # Monday
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)  # stakeholder
+    on_duty: Mapped[int] = mapped_column(Integer)
+    compliant: Mapped[int] = mapped_column(Integer)
+    with_exception: Mapped[int] = mapped_column(Integer)
+
+
+class ExceptionWeek(Base):
+    """Exception requests made in one week in one exception category, by outcome (the
+    policy report's columns), kept before the requests are purged: counts only."""
+
+    __tablename__ = "exception_weeks"
+
+    week_of: Mapped[date] = mapped_column(Date, primary_key=True)  # Monday
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)  # exception category
+    requested: Mapped[int] = mapped_column(Integer)
+    agreed: Mapped[int] = mapped_column(Integer)
+    expired: Mapped[int] = mapped_column(Integer)
+    revoked: Mapped[int] = mapped_column(Integer)
+    declined: Mapped[int] = mapped_column(Integer)
+    lapsed: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
