@@ -64,6 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     from kiosk import slt_report
     app.register_blueprint(slt_report.bp)
+    from kiosk import privacy  # the privacy notice: open to everyone, the kiosk included
+    app.register_blueprint(privacy.bp)
     cli.init_app(app)
     from kiosk import accounts, audit_views, kiosks_admin  # each adds its pages and commands
     for module in (accounts, kiosks_admin, audit_views):

@@ -79,6 +79,11 @@ ALLOWED.update({
     "office.device_reinstate": OFFICE_STAFF, "requests.people_search": STAFF,
 })
 
+# Issue 11: the privacy notice is for everyone (the kiosk's browser is not signed in).
+ALLOWED.update({
+    "privacy.notice": EVERYONE,
+})
+
 
 def _routes() -> list[tuple[str, str, str]]:
     app = create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
