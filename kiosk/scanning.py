@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify
 
 from kiosk.answers import refused, status_for
 from kiosk.extensions import db
-from register import deposits, scans
+from register import deposits, policy, scans
 from register.db import read_only, unit_of_work
 from register.kiosks import kiosk_for_token
 
@@ -64,6 +64,12 @@ def _scanned_at(value: object) -> datetime | None:
     return when
 
 
+def ask_tokens() -> policy.AskTokens:
+    """The policy question's tokens, signed with the app's secret key: the kiosk's tap on
+    **I have read it** sends its token back (kiosk_views.acknowledge_policy)."""
+    return policy.AskTokens(str(current_app.config["SECRET_KEY"]).encode())
+
+
 def scan_response(token: str | None, payload: object, unknown: tuple[str, str],
                   browser: bool = False) -> tuple[Response, int]:
     """The JSON response for a scan from the kiosk whose token this is (its agent's, or with
@@ -88,7 +94,7 @@ def scan_response(token: str | None, payload: object, unknown: tuple[str, str],
     if answer is None:
         with unit_of_work(session):
             answer = scans.scan(session, kiosk_id, request,
-                                current_app.extensions["school_zone"])
+                                current_app.extensions["school_zone"], asks=ask_tokens())
     response = jsonify(answer.body)
     if answer.repeated:
         response.headers["Idempotent-Replayed"] = "true"

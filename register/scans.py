@@ -26,6 +26,11 @@ code, decides, writes and answers.
 - Decisions reach the requester: the answer to a scan that names someone carries ``notice``,
   once, when SLT have decided a request of theirs since the kiosk last told them
   (register.exception_requests.tell_requester; first names only, never the reason).
+- The policy, acknowledged: the answer to a scan that acted for someone who has not
+  acknowledged the current version of the phone policy also carries ``policy`` (its summary and
+  a short-lived token for **I have read it**; register.policy). The scan does what it always
+  does: the question never holds it up. The current version's id is read with the kiosk, so
+  this costs one indexed statement, and none before a version is published.
 - Presence: a badge number acts only when a reader read it (the agent's readers, or a
   keyboard-mode scanner typing into the page: ``entry`` ``scanner``). Typed by hand or on the
   keypad it only names the person (``typed_badge``, first name only); a phone's label or IMEI
@@ -44,10 +49,19 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from register import audit, codes, deposits, exception_requests, kiosk_events, lock_commands
+from register import (
+    audit,
+    codes,
+    deposits,
+    exception_requests,
+    kiosk_events,
+    lock_commands,
+    policy,
+)
 from register import settings as school_settings
 from register.db import execute, insert_unless_present
 from register.deposits import (
+    CHOOSE,
     COLLECTED,
     DEPOSITED,
     LEAVE_CHOICE,
@@ -123,7 +137,9 @@ _STORED = select(ScanReceipt.body).where(ScanReceipt.kiosk_id == bindparam("kios
 _FORGET_RECEIPTS = delete(ScanReceipt).where(ScanReceipt.created_at < bindparam("before"))
 _ANSWER = update(ScanReceipt).where(ScanReceipt.id == bindparam("receipt_id")).values(
     body=bindparam("body"))
-_KIOSK = select(Kiosk).where(Kiosk.id == bindparam("kiosk_id")).options(joinedload(Kiosk.bank))
+# The kiosk, and the current policy version's id (None before one is published) with it.
+_KIOSK = (select(Kiosk, policy.CURRENT_VERSION_ID).where(Kiosk.id == bindparam("kiosk_id"))
+          .options(joinedload(Kiosk.bank)))
 _LAST_DEPOSIT = (select(Deposit.deposited_at, Deposit.collected_at)
                  .where(Deposit.device_id == bindparam("device_id"))
                  .order_by(Deposit.deposited_at.desc()).limit(1))
@@ -135,9 +151,10 @@ def stored_answer(session: Session, kiosk_id: int, key: str) -> ScanAnswer | Non
 
 
 def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
-         now: datetime | None = None) -> ScanAnswer:
+         now: datetime | None = None, asks: policy.AskTokens | None = None) -> ScanAnswer:
     """Act on one scan, at most once per key, inside the caller's unit of work. ``zone`` is
-    the school's, for the time shown."""
+    the school's, for the time shown; ``asks`` signs the policy question's token (without it
+    the question carries none)."""
     now = now or utc_now()
     receipt_id = None
     if request.key:
@@ -148,10 +165,12 @@ def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
             return stored
     if request.source in AGENT_SOURCES:  # PostgreSQL: one answer to the page's question
         kiosk_events.lock_kiosk(session, kiosk_id)
-    kiosk = session.scalar(_KIOSK, {"kiosk_id": kiosk_id})
-    assert kiosk is not None, "the caller checked the kiosk's token"
+    found = session.execute(_KIOSK, {"kiosk_id": kiosk_id}).first()
+    assert found is not None, "the caller checked the kiosk's token"
+    kiosk, policy_id = found
     when = _scan_time(request, kiosk_id, now, session)
-    body = _decide(session, kiosk, request, when, now, zone)
+    body = _decide(session, kiosk, request, when, _Teller(session, kiosk_id, zone, now,
+                                                          policy_id, asks))
     if receipt_id is not None:
         execute(session, _ANSWER, {"receipt_id": receipt_id, "body": body})
     if _shown_on_page(request, now):
@@ -161,25 +180,25 @@ def scan(session: Session, kiosk_id: int, request: ScanRequest, zone: tzinfo,
 
 
 def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime,
-            now: datetime, zone: tzinfo) -> dict[str, Any]:
+            told: _Teller) -> dict[str, Any]:
+    now, zone = told.now, told.zone
     asking = request.source in AGENT_SOURCES and _asking(kiosk, when, now)
     if asking:  # this scan answers the page's question, whoever it names
         kiosk.asking_until = None
     try:
         named = codes.resolve(session, request.code)
         if asking:
-            return _told(session, named.person, _identified(request.code, named.person),
-                         zone, now)
+            return told(named.person, _identified(request.code, named.person))
         if named.device is None and not request.read_by_a_reader:
             return _typed_badge(named.person)
         intent = Intent(request.confirm, request.choice,
                         lambda: school_settings.rescan_guard(session))
         if named.device is None and not named.person.current_devices:
             result = deposits.without_phone(session, kiosk, named.person, when, intent)
-            return _told(session, named.person, _body(result, zone), zone, now)
+            return told(named.person, _body(result, zone))
         found = named.device or for_person(session, named.person, when)
         if isinstance(found, ScanResult):  # "which phone?"
-            return _told(session, named.person, _body(found, zone), zone, now)
+            return told(named.person, _body(found, zone))
         if request.scanned_at is not None and when < now:  # a plain scan reads nothing more
             when = _after_last_event(session, kiosk.id, found, when, now)
         result = toggle(session, kiosk, found, when, zone, intent)
@@ -188,14 +207,38 @@ def _decide(session: Session, kiosk: Kiosk, request: ScanRequest, when: datetime
     if result.locker is not None and result.outcome in (DEPOSITED, COLLECTED):
         purpose = lock_commands.DEPOSIT if result.outcome == DEPOSITED else lock_commands.COLLECT
         lock_commands.queue_open(session, kiosk.id, result.locker, purpose, min(when, now))
-    return _told(session, named.person, _body(result, zone), zone, now)
+    return told(named.person, _body(result, zone))
 
 
-def _told(session: Session, person: Person, body: dict[str, Any], zone: tzinfo,
-          now: datetime) -> dict[str, Any]:
-    """The answer, with the notice of a decision the requester has not yet been told."""
-    notice = exception_requests.tell_requester(session, person, zone, now)
-    return {**body, "notice": notice} if notice else body
+# Answers that wait for the person's choice (or only name them) ask nothing more: the scan or
+# tap that follows does.
+_NO_POLICY_QUESTION = frozenset({IDENTIFIED, CHOOSE, LEAVE_CHOICE})
+
+
+@dataclass(frozen=True)
+class _Teller:
+    """What an answer naming someone also tells them: SLT's decision on a request of theirs
+    that they have not been told, once; and the policy's summary while they have not
+    acknowledged its current version (``policy_id``: None when none is published)."""
+
+    session: Session
+    kiosk_id: int
+    zone: tzinfo
+    now: datetime
+    policy_id: int | None
+    asks: policy.AskTokens | None
+
+    def __call__(self, person: Person, body: dict[str, Any]) -> dict[str, Any]:
+        notice = exception_requests.tell_requester(self.session, person, self.zone, self.now)
+        if notice:
+            body = {**body, "notice": notice}
+        if self.policy_id is not None and body["outcome"] not in _NO_POLICY_QUESTION:
+            ask = policy.unread(self.session, person.id, self.policy_id)
+            if ask is not None:
+                token = None if self.asks is None else self.asks.issue(
+                    person.id, ask.version_id, self.kiosk_id, self.now)
+                body = {**body, "policy": policy.ask_body(ask, token)}
+        return body
 
 
 def set_asking(session: Session, kiosk_id: int, on: bool,
@@ -314,4 +357,5 @@ def _body(found: ScanResult, zone: tzinfo) -> dict[str, Any]:
         "off_duty": found.off_duty,
         "can_confirm": found.can_confirm,
         "notice": None,
+        "policy": None,
     }
