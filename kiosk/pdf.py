@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -29,6 +29,7 @@ from kiosk import qr
 from kiosk.shaping import is_presentation_form, typed_form, visual
 from register.labels import LabelStock, PlacedLabel
 from register.printing import MARKING, RegisterGroup, RegisterRow
+from register.subject_access import AuditRecord, RequestRecord, SubjectAccess
 
 A4_WIDTH, A4_HEIGHT = 210 * mm, 297 * mm
 GREY, LINE, INK = (0.91, 0.93, 0.95), (0.72, 0.76, 0.80), (0.04, 0.10, 0.17)
@@ -484,3 +485,299 @@ def alignment_pdf(stock: LabelStock) -> bytes:
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+# --- the subject access export -------------------------------------------------------------
+# Sections of headings, facts and tables flowed onto A4 pages: a row never splits, a heading
+# is never the last thing on a page, and a table that runs on repeats its column titles.
+
+DOC_TOP, DOC_BOTTOM = 34 * mm, 282 * mm  # from the page's top edge
+DOC_WIDTH = A4_WIDTH - 2 * MARGIN_X
+FACT_LABEL = 46 * mm
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Something drawn across the page at a height: a heading, a fact, a table's row."""
+
+    height: float
+    lines: tuple[tuple[tuple[float, str, str], ...], ...] = ()  # per column: (x, font, line)
+    kind: str = "row"  # heading, subheading, titles (a table's column titles), row, text
+    keep_with_next: bool = False
+    repeat: tuple[_Block, ...] = ()  # drawn first when this row starts a page
+
+
+def _cell_lines(text: str, font: str, x: float, width: float,
+                ) -> tuple[tuple[float, str, str], ...]:
+    return tuple((x, font, line) for part in (text or "").splitlines() or [""]
+                 for line in wrap(part, font, BODY, width - 2 * PAD))
+
+
+def _row(cells: list[tuple[str, str]], widths: list[float], kind: str = "row",
+         repeat: tuple[_Block, ...] = ()) -> _Block:
+    columns, x = [], MARGIN_X
+    for (text, font), width in zip(cells, widths, strict=True):
+        columns.append(_cell_lines(text, font, x, width))
+        x += width
+    height = max(len(lines) for lines in columns) * LEADING + 2 * PAD
+    return _Block(height, tuple(columns), kind, keep_with_next=kind == "titles",
+                  repeat=repeat)
+
+
+class _Flow:
+    """The blocks of one document, in order."""
+
+    def __init__(self) -> None:
+        self.blocks: list[_Block] = []
+        self.f = fonts()
+
+    def heading(self, text: str) -> None:
+        self.blocks.append(_Block(HEADING_HEIGHT + 3 * mm, ((
+            (MARGIN_X + PAD, self.f.bold, text),),), "heading", keep_with_next=True))
+
+    def subheading(self, text: str) -> None:
+        self.blocks.append(_Block(LEADING + 3 * mm, ((
+            (MARGIN_X + PAD, self.f.bold, text),),), "subheading", keep_with_next=True))
+
+    def text(self, text: str) -> None:
+        lines = _cell_lines(text, self.f.sans, MARGIN_X, DOC_WIDTH)
+        self.blocks.append(_Block(len(lines) * LEADING + 2 * PAD, (lines,), "text"))
+
+    def facts(self, pairs: list[tuple[str, str, str]]) -> None:
+        """(label, value, font of the value) pairs, one row each."""
+        for label, value, font in pairs:
+            self.blocks.append(_row([(label, self.f.bold), (value, font)],
+                                    [FACT_LABEL, DOC_WIDTH - FACT_LABEL], "fact"))
+
+    def table(self, heading: str, titles: list[str], widths_mm: list[float],
+              rows: list[list[tuple[str, str]]], empty: str = "None.") -> None:
+        """A heading, the column titles and the rows; "None." when there are none."""
+        self.heading(f"{heading} · {len(rows)}")
+        if not rows:
+            self.text(empty)
+            return
+        widths = [width * mm for width in widths_mm]
+        title_row = _row([(title, self.f.bold) for title in titles], widths, "titles")
+        continued = _Block(HEADING_HEIGHT + 3 * mm, (((MARGIN_X + PAD, self.f.bold,
+                                                       f"{heading} (continued)"),),),
+                           "heading", keep_with_next=True)
+        self.blocks.append(title_row)
+        self.blocks.extend(_row(cells, widths, repeat=(continued, title_row)) for cells in rows)
+
+
+def _flow_pages(blocks: list[_Block]) -> list[list[_Block]]:
+    """Blocks onto pages: a block that does not fit starts a new page, and so does a heading
+    (or a table's titles) whose next block would not fit after it."""
+    full = DOC_BOTTOM - DOC_TOP
+    pages: list[list[_Block]] = [[]]
+    room = full
+    for index, block in enumerate(blocks):
+        needed = block.height
+        following = index + 1
+        while block.keep_with_next and following < len(blocks):  # a heading, its titles, a row
+            needed += blocks[following].height
+            if not blocks[following].keep_with_next:
+                break
+            following += 1
+        if min(needed, full) > room and pages[-1]:  # a chain taller than a page just starts one
+            pages.append([])
+            room = full
+            if block.kind == "row":
+                pages[-1].extend(block.repeat)
+                room -= sum(repeated.height for repeated in block.repeat)
+        pages[-1].append(block)
+        room -= block.height
+    return pages
+
+
+def _draw_block(canvas: Canvas, block: _Block, top: float) -> None:
+    if block.kind == "heading":
+        _draw_heading(canvas, block.lines[0][0][2], top - 3 * mm)
+        return
+    if block.kind == "titles":
+        canvas.setFillColorRGB(*GREY)
+        canvas.rect(MARGIN_X, top - block.height, DOC_WIDTH, block.height, stroke=0, fill=1)
+    canvas.setFillColorRGB(*INK)
+    size = 9.5 if block.kind == "subheading" else BODY
+    for lines in block.lines:
+        baseline = top - PAD - size - (3 * mm if block.kind == "subheading" else 0)
+        for x, font, line in lines:
+            draw_text(canvas, x + PAD, baseline, line, font, size)
+            baseline -= LEADING
+    if block.kind in ("row", "fact"):
+        canvas.setStrokeColorRGB(*LINE)
+        canvas.setLineWidth(0.4)
+        canvas.line(MARGIN_X, top - block.height, A4_WIDTH - MARGIN_X, top - block.height)
+
+
+def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int) -> None:
+    f = fonts()
+    canvas.setFillColorRGB(*INK)
+    draw_text(canvas, A4_WIDTH / 2, A4_HEIGHT - 8 * mm, MARKING, f.bold, 9, "center")
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 16 * mm, stamp.school, f.bold, 13)
+    draw_text(canvas, A4_WIDTH - MARGIN_X, A4_HEIGHT - 16 * mm, stamp.title, f.bold, 13, "right")
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 22 * mm, stamp.subtitle, f.sans, 9)
+    canvas.setFillColorRGB(*MUTED)
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 27 * mm, "Personal data: give it only to the "
+              "person it is about (or whoever they have authorised), and keep no copy "
+              "longer than needed.", f.sans, 8)
+    canvas.setFillColorRGB(*INK)
+    draw_text(canvas, A4_WIDTH / 2, 8 * mm, MARKING, f.bold, 9, "center")
+    canvas.setFillColorRGB(*MUTED)
+    draw_text(canvas, A4_WIDTH - MARGIN_X, 8 * mm, f"Page {number} of {pages}", f.sans, 8,
+              "right")
+    canvas.setFillColorRGB(*INK)
+
+
+def document_pdf(blocks: list[_Block], stamp: Stamp) -> bytes:
+    """The blocks as an A4 document with ``stamp`` on every page."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(A4_WIDTH, A4_HEIGHT), pageCompression=1,
+                    initialFontName=fonts().sans)
+    canvas.setTitle(stamp.title)
+    canvas.setAuthor(stamp.school)
+    canvas.setCreator("Phone register")
+    pages = _flow_pages(blocks)
+    for number, page in enumerate(pages, start=1):
+        _document_frame(canvas, stamp, number, len(pages))
+        top = A4_HEIGHT - DOC_TOP
+        for block in page:
+            _draw_block(canvas, block, top)
+            top -= block.height
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def subject_access_pdf(export: SubjectAccess, stamp: Stamp) -> bytes:
+    """Everything held about one person (register.subject_access), section by section.
+    ``stamp.subtitle`` says for whom, when and by whom it was made."""
+    flow, f = _Flow(), fonts()
+
+    def when(value: datetime | None, empty: str = "") -> str:
+        return stamp.local(value, "%d %b %Y %H:%M") if value else empty
+
+    person = export.person
+    flow.heading("Their details")
+    status = "On the register" if person.active else (
+        f"Left {when(person.left_at)}" + (f": {person.left_reason}" if person.left_reason
+                                          else ""))
+    flow.facts([("Name", person.name, f.sans), ("Category", person.category, f.sans),
+                ("Badge", person.badge_id or "none", f.mono),
+                ("Email", person.email or "none", f.sans),
+                ("Own locker", person.fixed_locker or "none", f.sans),
+                ("Status", status, f.sans),
+                ("On the register since", when(person.created_at), f.sans),
+                ("Record number", f"person #{person.id}", f.sans)])
+    _phones(flow, export, when)
+    flow.table("Deposits", ["Phone", "Locker", "In", "Out", "Door closed"],
+               [24, 36, 42, 52, 32], [[
+                   (d.label_code, f.mono), (f"{d.locker} ({d.bank})", f.sans),
+                   (_joined(when(d.deposited_at), d.deposit_kiosk), f.sans),
+                   (_joined(when(d.collected_at, "not yet"), d.collect_kiosk,
+                            f"by {d.collected_by}" if d.collected_by else None), f.sans),
+                   (when(d.door_closed_at, "not reported"), f.sans)]
+                   for d in export.deposits])
+    flow.table("Duty periods", ["Started", "How", "Ended", "How", "Kiosk"],
+               [42, 26, 42, 26, 50], [[
+                   (when(d.started_at), f.sans), (d.start_kind, f.sans),
+                   (when(d.ended_at, "still on duty"), f.sans), (d.end_kind or "", f.sans),
+                   (d.kiosk or "", f.sans)] for d in export.duty_periods])
+    _requests(flow, export, when)
+    flow.table("Policy acknowledgements", ["Policy", "When", "How", "Recorded by"],
+               [72, 38, 36, 40], [[
+                   (f"{a.policy_title}, version {a.policy_version} (adopted "
+                    f"{a.policy_adopted_on:%d %b %Y})", f.sans), (when(a.at), f.sans),
+                   (_joined(a.via, a.kiosk), f.sans), (a.recorded_by, f.sans)]
+                   for a in export.policy_acknowledgements])
+    _audit_table(flow, "Audit entries about them", export.audit_entries_about_them, when)
+    for account in export.user_accounts:
+        flow.heading(f"User account: {account.username}")
+        flow.facts([("Role", account.role, f.sans),
+                    ("Can sign in", "yes" if account.active else "no (disabled)", f.sans),
+                    ("Email", account.email or "none", f.sans),
+                    ("Account since", when(account.created_at), f.sans),
+                    ("Last sign-in", when(account.last_sign_in_at, "never"), f.sans)])
+        flow.table(f"Sign-in sessions of {account.username}",
+                   ["Signed in", "Last used", "Ended", "Why it ended"], [46, 46, 46, 48], [[
+                       (when(s.started_at), f.sans), (when(s.last_used_at), f.sans),
+                       (when(s.ended_at, "still open"), f.sans),
+                       (s.ended_because.replace("_", " "), f.sans)] for s in account.sessions])
+        _audit_table(flow, f"Audit entries by {account.username}",
+                     account.audit_entries_by_them, when)
+    if not export.user_accounts:
+        flow.heading("User account")
+        flow.text("None: they do not sign in to the register.")
+    return document_pdf(flow.blocks, stamp)
+
+
+def _joined(*parts: str | None) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def _phones(flow: _Flow, export: SubjectAccess,
+            when: Callable[..., str]) -> None:
+    f = flow.f
+    flow.heading(f"Phones · {len(export.phones)}")
+    if not export.phones:
+        flow.text("None.")
+    for phone in export.phones:
+        flow.subheading(f"{phone.description} (phone #{phone.id})"
+                        + (" · retired" if phone.retired_at else ""))
+        facts = [("IMEI", phone.imei, f.mono)]
+        if phone.imei2:
+            facts.append(("Second IMEI", phone.imei2, f.mono))
+        facts += [("Label code", phone.label_code, f.mono),
+                  ("Registered", f"{when(phone.registered_at)} by {phone.registered_by}",
+                   f.sans),
+                  ("Checked against *#06#", f"{when(phone.verified_at)} by {phone.verified_by}"
+                   if phone.verified_at else "not yet", f.sans)]
+        if phone.retired_at:
+            facts.append(("Retired", when(phone.retired_at) + (
+                f": {phone.retired_reason}" if phone.retired_reason else ""), f.sans))
+        flow.facts(facts)
+
+
+def _requests(flow: _Flow, export: SubjectAccess, when: Callable[..., str]) -> None:
+    f = flow.f
+    flow.heading(f"Exception requests · {len(export.exception_requests)}")
+    if not export.exception_requests:
+        flow.text("None.")
+    for request in export.exception_requests:
+        flow.subheading(f"Request #{request.id}: {request.category} · {request.status}")
+        facts = [("Reason", request.reason, f.sans), ("When", _window(request), f.sans),
+                 ("Requested", _joined(when(request.requested_at), f"by {request.requested_by}",
+                                       f"at the {request.requested_via}"), f.sans),
+                 ("Approvals needed", str(request.approvals_needed), f.sans)]
+        if request.conditions:
+            facts.append(("Conditions", request.conditions, f.sans))
+        if request.decided_at:
+            facts.append(("Decided", when(request.decided_at), f.sans))
+        if request.requester_told_at:
+            facts.append(("Told at the kiosk", when(request.requester_told_at), f.sans))
+        flow.facts(facts)
+        for number, decision in enumerate(request.decisions, start=1):
+            flow.facts([(f"Decision {number}", _joined(
+                f"{decision.action} {when(decision.at)} by {decision.by}",
+                decision.note and f"“{decision.note}”"), f.sans)])
+
+
+def _window(request: RequestRecord) -> str:
+    days = "" if len(request.weekdays) == 7 else " and ".join(request.weekdays) + ", "
+    span = (f"{request.starts_on:%a %d %b %Y}" if request.starts_on == request.ends_on
+            else f"{request.starts_on:%a %d %b %Y} to {request.ends_on:%a %d %b %Y}")
+    hours = ""
+    if request.day_from or request.day_until:
+        hours = (f", {request.day_from:%H:%M}" if request.day_from else ", from the start")
+        hours += f" to {request.day_until:%H:%M}" if request.day_until else " to the end"
+    return f"{days}{span}{hours}"
+
+
+def _audit_table(flow: _Flow, heading: str, entries: list[AuditRecord],
+                 when: Callable[..., str]) -> None:
+    f = flow.f
+    flow.table(heading, ["#", "When", "Who", "What", "Record", "Detail"],
+               [13, 28, 26, 33, 26, 60], [[
+                   (str(e.id), f.sans), (when(e.at), f.sans), (e.actor, f.sans),
+                   (e.action, f.sans), (e.subject, f.sans), (e.detail, f.sans)]
+                   for e in entries])

@@ -84,6 +84,12 @@ ALLOWED.update({
     "privacy.notice": EVERYONE,
 })
 
+# Issue 11: everything held about a person, and erasing them (kiosk/data_subject.py).
+ALLOWED.update(dict.fromkeys((
+    "data_subject.summary", "data_subject.download_json", "data_subject.download_pdf",
+    "data_subject.erase_form", "data_subject.erase",
+), ADMINS))
+
 
 def _routes() -> list[tuple[str, str, str]]:
     app = create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
