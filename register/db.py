@@ -18,7 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Executable, Insert, Result, Select, bindparam, event
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Engine,
+    Executable,
+    Insert,
+    Result,
+    Select,
+    bindparam,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
 
@@ -54,6 +64,10 @@ def configure_engine(engine: Engine) -> None:
             # Let SQLAlchemy, not the driver, decide when transactions begin (see _begin).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            # Free pages go back to the filesystem on an incremental vacuum after a large purge.
+            # Set before journal_mode: switching a new file to WAL writes its first page, after
+            # which only a full VACUUM converts it (register/purge.py does, once).
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a scan acknowledged to the kiosk survives a power cut (NORMAL may lose it).
             cursor.execute("PRAGMA synchronous=FULL")
@@ -62,9 +76,6 @@ def configure_engine(engine: Engine) -> None:
             # A deleted name or IMEI is overwritten with zeros, not left in a free page
             # (erasure and the retention purge; register/purge.py checkpoints the WAL after).
             cursor.execute("PRAGMA secure_delete=ON")
-            # Free pages go back to the filesystem on an incremental vacuum after a large purge;
-            # takes effect in a new file (before its first table), a full VACUUM converts one.
-            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -186,6 +197,11 @@ def execute(session: Session, statement: Executable, params: dict[str, Any] | No
     session the ORM's per-statement bookkeeping costs about three times the statement itself
     (bench/RESULTS.md); here it is skipped. Pending ORM changes are not flushed first."""
     return session.connection().execute(statement, params)
+
+
+def deleted(session: Session, statement: Delete) -> int:
+    """Run a DELETE like ``execute``; how many rows it removed."""
+    return int(session.connection().execute(statement).rowcount)
 
 
 @functools.cache
