@@ -277,6 +277,27 @@ def device_verify(device_id: int) -> Any:
     return redirect(url_for("office.person_view", person_id=device.owner_id))
 
 
+@bp.route("/devices/<int:device_id>/imei", methods=["POST"])
+def device_imei(device_id: int) -> Any:
+    """*Show* beside a masked IMEI: the whole IMEI(s), and who looked is recorded (never the
+    IMEI itself). A POST with its CSRF token, so no link or prefetch can reveal one. JSON for
+    kiosk/static/imei.js, which puts them in place; without JavaScript, a small page."""
+    with unit_of_work(db.session()) as session:
+        device = _get(people.get_device, device_id)
+        audit.record(session, actor(), "device.imei_view", f"device:{device.id}",
+                     f"person:{device.owner_id}")
+        if request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
+                "application/json":
+            return jsonify(imei=device.imei, imei2=device.imei2 or "")
+        return render_template("office/device_imei.html", device=device)
+
+
+@bp.app_template_filter("masked_imei")
+def masked_imei(imei: str | None) -> str:
+    """An IMEI on screen where the whole one is not needed: its last four digits."""
+    return f"•••• {imei[-4:]}" if imei else ""
+
+
 def _retire_page(device: Any, error: str | None = None) -> tuple[str, int]:
     return render_template("office/confirm_retire.html", device=device, error=error,
                            in_locker=open_deposit(db.session(), device),

@@ -82,6 +82,7 @@ ALLOWED.update({
 # Issue 11: the privacy notice is for everyone (the kiosk's browser is not signed in).
 ALLOWED.update({
     "privacy.notice": EVERYONE,
+    "office.device_imei": OFFICE_STAFF,  # Show beside a masked IMEI, as the person page
 })
 
 # Issue 11: everything held about a person, and erasing them (kiosk/data_subject.py).

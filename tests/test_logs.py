@@ -154,7 +154,10 @@ def test_no_log_line_holds_an_imei_a_token_a_pairing_code_or_a_password(server, 
     status, found = office.post("/office/", {"q": spaced})
     assert status == 200 and name in found.replace("&#39;", "'")
     assert office.get(f"/office/?q={imei}")[0] == 200  # typed into the address bar
-    assert imei in office.get(f"/office/people/{person_id}")[1]
+    # The person page shows its last four digits (issue 11); Show answers the whole IMEI.
+    assert imei not in office.get(f"/office/people/{person_id}")[1]
+    assert imei in office.post(f"/office/devices/{phone_id}/imei", {},
+                               page=f"/office/people/{person_id}")[1]
     assert imei in office.get(f"/office/devices/{phone_id}/edit")[1]
     assert imei in office.get("/print/register.csv")[1]
 

@@ -34,8 +34,18 @@ def test_office_registers_a_person_and_a_mistyped_imei_is_caught(office: Page, c
     fill_phone(office, CORRECT_IMEI)
     expect(office.get_by_role("heading", level=1)).to_contain_text("Dana Davies")
     expect(office.locator(".flash")).to_contain_text("Google Pixel 8 registered. Label code PH")
-    expect(office.locator(".device")).to_contain_text(CORRECT_IMEI)
+    # On the person's page an IMEI shows its last four digits; Show puts the whole one in
+    # place (issue 11: the server records who looked), Hide takes it away again.
+    phone = office.locator(".device")
+    expect(phone).to_contain_text("•••• 1418")
+    expect(phone).not_to_contain_text(CORRECT_IMEI)
     camera.office(office, "person")
+    phone.get_by_role("button", name="Show the whole IMEI of Google Pixel 8").click()
+    expect(phone).to_contain_text(CORRECT_IMEI)
+    camera.office(office, "person-imei-shown")
+    phone.get_by_role("button", name="Hide the whole IMEI of Google Pixel 8").click()
+    expect(phone).to_contain_text("•••• 1418")
+    expect(phone).not_to_contain_text(CORRECT_IMEI)
 
 
 def test_fourteen_digit_imei_shows_the_check_digit_to_confirm(office: Page, web_school, camera):
@@ -50,7 +60,7 @@ def test_fourteen_digit_imei_shows_the_check_digit_to_confirm(office: Page, web_
 
     office.get_by_role("button", name="Save phone").click()  # confirmed as shown
     expect(office.locator(".flash")).to_contain_text("registered")
-    expect(office.locator(".device").filter(has_text="260531793113837")).to_have_count(1)
+    expect(office.locator(".device").filter(has_text="•••• 3837")).to_have_count(1)
 
 
 def fill_phone(page: Page, imei: str) -> None:
