@@ -494,6 +494,7 @@ def alignment_pdf(stock: LabelStock) -> bytes:
 DOC_TOP, DOC_BOTTOM = 34 * mm, 282 * mm  # from the page's top edge
 DOC_WIDTH = A4_WIDTH - 2 * MARGIN_X
 FACT_LABEL = 46 * mm
+SUBHEADING_HEIGHT = 9 * mm  # 3 mm of space above a line of 9.5 pt
 
 
 @dataclass(frozen=True)
@@ -536,8 +537,8 @@ class _Flow:
             (MARGIN_X + PAD, self.f.bold, text),),), "heading", keep_with_next=True))
 
     def subheading(self, text: str) -> None:
-        self.blocks.append(_Block(LEADING + 3 * mm, ((
-            (MARGIN_X + PAD, self.f.bold, text),),), "subheading", keep_with_next=True))
+        self.blocks.append(_Block(SUBHEADING_HEIGHT, (((MARGIN_X, self.f.bold, text),),),
+                                  "subheading", keep_with_next=True))
 
     def text(self, text: str) -> None:
         lines = _cell_lines(text, self.f.sans, MARGIN_X, DOC_WIDTH)
@@ -600,7 +601,8 @@ def _draw_block(canvas: Canvas, block: _Block, top: float) -> None:
     canvas.setFillColorRGB(*INK)
     size = 9.5 if block.kind == "subheading" else BODY
     for lines in block.lines:
-        baseline = top - PAD - size - (3 * mm if block.kind == "subheading" else 0)
+        baseline = top - SUBHEADING_HEIGHT + PAD + 0.5 * mm if block.kind == "subheading" \
+            else top - PAD - size
         for x, font, line in lines:
             draw_text(canvas, x + PAD, baseline, line, font, size)
             baseline -= LEADING
@@ -777,7 +779,7 @@ def _audit_table(flow: _Flow, heading: str, entries: list[AuditRecord],
                  when: Callable[..., str]) -> None:
     f = flow.f
     flow.table(heading, ["#", "When", "Who", "What", "Record", "Detail"],
-               [13, 28, 26, 33, 26, 60], [[
+               [12, 33, 26, 37, 26, 52], [[
                    (str(e.id), f.sans), (when(e.at), f.sans), (e.actor, f.sans),
                    (e.action, f.sans), (e.subject, f.sans), (e.detail, f.sans)]
                    for e in entries])
