@@ -64,6 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     from kiosk import slt_report
     app.register_blueprint(slt_report.bp)
+    from kiosk import policy_views  # the phone policy: versions, printing, acknowledgements
+    app.register_blueprint(policy_views.bp)
     from kiosk import privacy  # the privacy notice: open to everyone, the kiosk included
     app.register_blueprint(privacy.bp)
     cli.init_app(app)

@@ -12,6 +12,7 @@ STATUS_BY_REASON = {
     "bad_request": 400, "empty": 400,
     "unauthorised": 401, "unpaired": 401,
     "left": 403, "typed_badge": 403, "bad_pairing_code": 403, "expired_pairing_code": 403,
+    "policy_ask": 403,  # a policy acknowledgement's token not given to this kiosk, or expired
     "too_many_tries": 429,
     "unknown": 404, "unregistered": 404, "no_phone": 404, "not_found": 404,
     # the register is in a state that refuses it now

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from register import accounts, exception_requests, kiosks, people, settings
+from register import accounts, compliance, exception_requests, kiosks, people, policy, settings
 from register.exception_requests import Window
 from register.imei import luhn_check_digit
 from register.models import (
@@ -88,6 +89,7 @@ def seed(session: Session, zone: tzinfo, now: datetime | None = None) -> bool:
         kiosks.create_kiosk(session, kiosk_name, bank, "demo")
     session.flush()
     _seed_exceptions(session, zone, now or utc_now())
+    _seed_policy(session, zone, now or utc_now())
     return True
 
 
@@ -126,6 +128,58 @@ def _seed_exceptions(session: Session, zone: tzinfo, now: datetime) -> None:
     exception_requests.approve(session, on_call, deputy,
                                "Silent; answered only in the corridor or the staff room",
                                now - timedelta(hours=19))
+
+
+# The school's own policy, as the office has it on paper (register/data/demo-policy.txt), and
+# the few sentences the kiosk shows of it.
+POLICY_TEXT = Path(__file__).resolve().parent.parent / "register" / "data" / "demo-policy.txt"
+POLICY_TITLE = "Safer use of social media and mobile phones"
+POLICY_SUMMARY = (
+    "Phones are switched off and locked away while you are on duty, unless SLT have agreed "
+    "an exception with you. Never use your own phone to contact pupils or parents, and keep "
+    "your personal number, e-mail and social media private from them: do not 'friend' "
+    "pupils or parents. Keep a record of your phone's IMEI and keep it secure on site. "
+    "Report anything that could be misread, and any cyber bullying, to the head teacher.")
+# Who had acknowledged this year's version by the time the demo starts, by category: most
+# staff at the kiosk, some visitors and contractors on paper at the office.
+POLICY_READ = {Category.STAFF: 0.75, Category.GOVERNOR: 0.6, Category.VISITOR: 0.5,
+               Category.PARENT: 0.25, Category.AGENCY: 0.7, Category.STUDENT: 0.5,
+               Category.VOLUNTEER: 0.5, Category.CONTRACTOR: 0.5}
+ON_PAPER = {Category.VISITOR, Category.PARENT, Category.CONTRACTOR, Category.AGENCY}
+
+
+def _seed_policy(session: Session, zone: tzinfo, now: datetime) -> None:
+    """Last year's version, read by everyone; this school year's, adopted on 1 September and
+    read by most. The first three staff (the kiosk's demo badges) have not read it yet: the
+    kiosk asks them at their next scan."""
+    this_year, _ = compliance.school_year_containing(now.astimezone(zone).date())
+    everyone = session.scalars(select(Person).order_by(Person.id)).all()
+    not_yet = {p.id for p in everyone if p.category == Category.STAFF and p.badge_id}
+    not_yet = set(sorted(not_yet)[:3])
+    rng = random.Random(11)
+    last_year = list(everyone)
+    this_years = [p for p in everyone if p.id not in not_yet
+                  and rng.random() < POLICY_READ[Category(p.category)]]
+    for first_day, readers in ((this_year.replace(year=this_year.year - 1), last_year),
+                               (this_year, this_years)):
+        _publish_and_read(session, first_day, readers, zone, now)
+
+
+def _publish_and_read(session: Session, first_day: date, readers: list[Person], zone: tzinfo,
+                      now: datetime) -> None:
+    published_at = min(datetime.combine(first_day, time(16), zone), now)
+    version = policy.publish_version(
+        session, POLICY_TITLE, f"{first_day.year}-{(first_day.year + 1) % 100:02d}", first_day,
+        POLICY_SUMMARY, POLICY_TEXT.read_text(encoding="utf-8"), "admin", published_at)
+    staff_kiosk = session.scalars(select(Kiosk).where(Kiosk.name == "Staff room kiosk")).one()
+    step = (now - published_at) / (len(readers) + 1)
+    for number, person in enumerate(readers, 1):
+        at = published_at + step * number  # spread over the weeks since it was published
+        if person.category in ON_PAPER:
+            policy.acknowledge(session, person, version, policy.OFFICE, "office", now=at)
+        else:
+            policy.acknowledge(session, person, version, policy.KIOSK,
+                               f"kiosk:{staff_kiosk.id}", staff_kiosk.id, at)
 
 
 def _until_half_three(local: datetime) -> Window:

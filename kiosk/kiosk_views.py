@@ -21,7 +21,7 @@ from kiosk import demo
 from kiosk.answers import refused, refused_for, status_for
 from kiosk.auth import bearer_token
 from kiosk.extensions import db
-from kiosk.scanning import scan_response
+from kiosk.scanning import ask_tokens, scan_response
 from kiosk.slt import announce_new_request
 from register import (
     codes,
@@ -29,6 +29,7 @@ from register import (
     kiosk_events,
     kiosk_link,
     kiosks,
+    policy,
     scans,
     settings,
 )
@@ -142,6 +143,28 @@ def events() -> Any:
         status = kiosk_link.kiosk_status(session, kiosk.id)
     return jsonify(events=[event.as_dict() for event in found], after=cursor,
                    status=status.as_dict())
+
+
+@bp.route("/policy/acknowledge", methods=["POST"])
+def acknowledge_policy() -> Any:
+    """``{"token"}``: the tap on **I have read it** under the policy's summary, with the token
+    the scan's answer carried (signed, naming the person, the version and this kiosk, valid a
+    few minutes). Recorded once; a second tap says so again and records nothing more."""
+    kiosk = paired_kiosk()
+    if kiosk is None:
+        return unpaired()
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
+        return refused("bad_request", 'Send JSON like {"token": "..."}.')
+    try:
+        with unit_of_work(db.session()) as session:
+            person, done = policy.acknowledge_at_kiosk(session, ask_tokens(), payload["token"],
+                                                       kiosk.id)
+            first_name = person.first_name
+    except RegisterError as error:
+        return refused_for(error)
+    return jsonify(outcome="acknowledged", person=first_name, version=done.version,
+                   message=f"Thank you, {first_name}: recorded that you have read it.")
 
 
 # --- asking for an exception ("I need my phone today") -------------------------------------

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 from kiosk.auth import actor, roles_required
 from kiosk.errors import FIRST_DAY, LAST_DAY
 from kiosk.extensions import db, in_unit_of_work
-from register import compliance, policy_report
+from register import compliance, policy, policy_report
 from register.exception_requests import CATEGORIES
 from register.models import Role, utc_now
 from register.printing import MARKING
@@ -67,6 +67,8 @@ def report() -> Any:
         "footer": css_string(f"{current_app.config['SCHOOL_NAME']} · printed by "
                              f"{g.user.display_name}, {printed_at:%d %b %Y %H:%M}"),
         "percent": percent, "duration": duration, "print_args": {**request.args, "print": "1"},
+        # The policy acknowledged, by category, as it stands now (counts, no names).
+        "coverage": policy.coverage(db.session()),
     }
     try:
         choice = choose(request.args, today)

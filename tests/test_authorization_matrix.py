@@ -91,6 +91,13 @@ ALLOWED.update(dict.fromkeys((
     "data_subject.erase_form", "data_subject.erase",
 ), ADMINS))
 
+# Issue 11: the policy, acknowledged (kiosk/policy_views.py; the kiosk's tap in kiosk_views).
+ALLOWED.update({
+    "policy.admin_page": ADMINS, "policy.publish": ADMINS, "policy.print_policy": STAFF,
+    "policy.acknowledgements": OFFICE_STAFF, "policy.record_paper": OFFICE_STAFF,
+    "kiosk.acknowledge_policy": KIOSK,
+})
+
 
 def _routes() -> list[tuple[str, str, str]]:
     app = create_app({"KIOSK_ENV": "demo", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
