@@ -37,7 +37,7 @@ from register import audit, erasure, forget, people, retention
 from register.db import read_only, unit_of_work
 from register.errors import NotFound, RegisterError
 from register.models import Person, utc_now
-from register.subject_access import SubjectAccess, subject_access
+from register.subject_access import SubjectAccess, counted, subject_access
 
 bp = Blueprint("data_subject", __name__, url_prefix="/admin/people")
 CONFIRM_WORD = "ERASE"
@@ -147,7 +147,7 @@ def _erase_page(person: Person, error: str = "") -> tuple[str, int]:
     found = forget.footprint(session, person)
     kept = retention.retention(session)
     return render_template(
-        "admin/erase.html", person=person, counts=found.counts(),
+        "admin/erase.html", person=person, goes=erasure.counted_kinds(found.counts()),
         audit_entries=len(found.audit_ids), usernames=found.usernames,
         audit_kept_for=kept.describe("audit"), own_account=_is_own(person, found.usernames),
         error=error, reason=request.form.get("reason", ""),
@@ -233,9 +233,10 @@ def subject_access_command(person_id: int, directory: Path) -> None:
 
 
 def _what_goes(found: forget.Footprint) -> str:
-    lines = [f"  {count} {kind}" for kind, count in found.counts().items()]
-    lines.append(f"Kept: {len(found.audit_ids)} audit entries about them (by record number; "
-                 "reasons and notes in them are blanked).")
+    lines = ["  their entry on the register (name, category, badge, email, own locker)"]
+    lines += [f"  {line}" for line in erasure.counted_kinds(found.counts())]
+    lines.append(f"Kept: {counted(len(found.audit_ids), 'audit entries about them')}, by record "
+                 "number; any reason or note in them is blanked.")
     if found.usernames:
         lines.append(f"Their user account ({', '.join(found.usernames)}) is disabled and "
                      "keeps its username.")

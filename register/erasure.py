@@ -38,6 +38,7 @@ from register import accounts, audit, forget
 from register.db import execute
 from register.errors import ValidationError, refusal
 from register.models import AuditRedaction, KioskEvent, Person, ScanReceipt, User
+from register.subject_access import counted
 from register.text import clean_text
 
 MAX_REASON = 300
@@ -63,10 +64,18 @@ class Erased:
         """"2 phones, 14 deposits, ...": the kinds it removed any of."""
         return describe_counts(self.removed)
 
+    @property
+    def removed_lines(self) -> list[str]:
+        return counted_kinds(self.removed)
+
 
 def describe_counts(counts: dict[str, int]) -> str:
-    listed = [f"{count} {kind}" for kind, count in counts.items() if count]
-    return ", ".join(listed) or "nothing else"
+    """"2 phones, 1 deposit": the kinds there are any of."""
+    return ", ".join(counted_kinds(counts)) or "nothing else"
+
+
+def counted_kinds(counts: dict[str, int]) -> list[str]:
+    return [counted(count, kind) for kind, count in counts.items() if count]
 
 
 def check_reason(person: Person, typed: str) -> str:

@@ -228,13 +228,26 @@ class SubjectAccess:
 
     def describe_counts(self) -> str:
         """"2 phones, 14 deposits, ...": the kinds it holds any of, for the audit entry."""
-        return ", ".join(f"{count} {kind}" for kind, count in self.counts().items() if count)
+        return ", ".join(counted(count, kind) for kind, count in self.counts().items() if count)
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types only, keys as the module's docstring lists them."""
         body = {"format": FORMAT, "format_version": FORMAT_VERSION}
         body.update({f.name: _plain(getattr(self, f.name)) for f in fields(self)})
         return body
+
+
+# A kind of record, one of it: the counts' keys (here and register.forget) are plurals.
+_ONE = {"audit entries about them": "audit entry about them",
+        "audit entries by them": "audit entry by them",
+        "kiosk screen events and scan answers": "kiosk screen event or scan answer"}
+
+
+def counted(count: int, kind: str) -> str:
+    """"1 phone", "2 phones", "1 duty period", "1 audit entry about them"."""
+    if count != 1:
+        return f"{count} {kind}"
+    return f"1 {_ONE.get(kind, kind.removesuffix('s'))}"
 
 
 def _plain(value: Any) -> Any:

@@ -75,7 +75,7 @@ def test_erasing_removes_everything_about_them_and_the_trail_still_verifies(sess
     entry = session.get_one(AuditEvent, erased.erasure_entry_id)
     assert (entry.action, entry.subject, entry.actor) == (
         "person.erase", f"person:{everything.person_id}", "admin")
-    assert entry.detail.startswith(f"{REASON} (removed: 2 phones, 1 deposits")
+    assert entry.detail.startswith(f"{REASON} (removed: 2 phones, 1 deposit, 1 duty period")
     details = " ".join(session.scalars(select(AuditEvent.detail)))
     for gone in ("Bob", REQUEST_REASON, DECLINED_NOTE, "Kept on silent", "replaced by a new"):
         assert gone not in details
@@ -193,7 +193,7 @@ def test_a_wrong_confirmation_erases_nothing_and_the_right_one_erases(app, clien
     page = done.get_data(as_text=True)
     assert done.status_code == 200 and "Erased" in page
     assert f"Person #{web_school.bob.id} is no longer on the register." in page
-    assert "Bob" not in page and "<li>2 phones</li>" in page
+    assert "Bob" not in page and "<li>2 phones</li>" in page and "<li>1 phone" not in page
     assert not _on_register(app, web_school.bob.id)
     assert client.get(f"/office/people/{web_school.bob.id}").status_code == 404
     assert client.post(url, data={"reason": REASON, "confirm": "ERASE"}).status_code == 404
