@@ -176,8 +176,8 @@ def erase(person_id: int) -> tuple[str, int]:
     with read_only(db.session()) as session:
         person = _person(session, person_id)
         if not _confirmed(person, request.form.get("confirm", "")):
-            return _erase_page(person, f"Type their name exactly as above, or the word "
-                                       f"{CONFIRM_WORD}, to confirm. Nothing was erased.")
+            return _erase_page(person, f"To confirm, type their name exactly as above, or "
+                                       f"the word {CONFIRM_WORD}.")
     try:
         with unit_of_work(db.session()) as session:
             person = _person(session, person_id)
@@ -185,7 +185,7 @@ def erase(person_id: int) -> tuple[str, int]:
                                           actor(), utc_now(), acting_user_id=g.user.id)
     except RegisterError as error:
         with read_only(db.session()) as session:
-            return _erase_page(_person(session, person_id), f"Nothing was erased. {error}")
+            return _erase_page(_person(session, person_id), str(error))
     cleared = erasure.clear_deleted_pages(db.engine)
     return render_template("admin/erased.html", erased=erased,
                            not_cleared="" if cleared else erasure.NOT_CLEARED), 200

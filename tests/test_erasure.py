@@ -186,7 +186,8 @@ def test_a_wrong_confirmation_erases_nothing_and_the_right_one_erases(app, clien
     client.post("/login", data={"username": "admin", "password": PASSWORD})
     url = f"/admin/people/{web_school.bob.id}/erase"
     wrong = client.post(url, data={"reason": REASON, "confirm": "Bob"})
-    assert wrong.status_code == 422 and "Type their name exactly" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422
+    assert "To confirm, type their name exactly" in wrong.get_data(as_text=True)
     assert _on_register(app, web_school.bob.id)
 
     done = client.post(url, data={"reason": REASON, "confirm": "  bob  BROWN "})
