@@ -22,6 +22,15 @@ The definition, in full (the README and the SLT report say the same):
 A rate is compliant staff-days over on-duty staff-days ("staff" meaning anyone on duty at the
 kiosk, whatever their category). Everything is loaded once per range and computed in Python.
 
+**Weeks kept as totals.** Before the retention purge removes duty periods and deposits, each
+complete week's staff-days are kept in ``compliance_weeks`` by stakeholder category, counts only
+(register/archive.py). ``evidence`` is what the reports show: ``compute``, with a kept week's
+totals in place of its live figures wherever the week is kept, so a week's figure does not
+change when the people behind it leave and are forgotten, and outlives its events. A week only
+partly inside the range is counted from its events while they are held (they can be clipped
+to the range); once they are gone its kept totals count, whole, in the range holding its
+Monday. Days and people come from the events only.
+
 Exception windows are turned into instants with the school's zone, so "07:30 to 17:00" means
 local time on both sides of a clock change. In the one hour the clocks repeat each October, a
 window that starts or ends inside that hour is taken at its first occurrence.
@@ -32,15 +41,24 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from register.duty import NO_PHONE
 from register.exception_requests import APPROVED, EXPIRED, REVOKED, Window
-from register.models import Category, Deposit, Device, DutyPeriod, ExceptionRequest, Person, utc_now
+from register.models import (
+    Category,
+    ComplianceWeek,
+    Deposit,
+    Device,
+    DutyPeriod,
+    ExceptionRequest,
+    Person,
+    utc_now,
+)
 
 GRACE = timedelta(minutes=10)
 FOREVER = float("inf")
@@ -126,6 +144,7 @@ class Tally:
     on_duty: int = 0
     compliant: int = 0
     with_exception: int = 0  # staff-days that relied on an exception for part of their duty
+    kept_as_totals: bool = False  # a week whose events are purged: only its totals are left
 
     @property
     def gaps(self) -> int:
@@ -163,21 +182,37 @@ class Compliance:
     ends_on: date
     grace: timedelta
     person_days: list[PersonDay] = field(default_factory=list)
+    kept_weeks: list[Tally] = field(default_factory=list)  # in place of these weeks' events
 
     def days(self) -> list[Tally]:
-        """One row per local day on which anyone was on duty, in date order."""
+        """One row per local day on which anyone was on duty, in date order (events only)."""
         return _tally(self.person_days, lambda d: (d, d))
 
     def weeks(self) -> list[Tally]:
-        """One row per week (Monday to Sunday, clipped to the range) with anyone on duty."""
+        """One row per week (Monday to Sunday, clipped to the range) with anyone on duty; a
+        kept week's totals in place of its events."""
         def week(day: date) -> tuple[date, date]:
-            monday = day - timedelta(days=day.weekday())
+            monday = monday_of(day)
             return max(monday, self.starts_on), min(monday + timedelta(days=6), self.ends_on)
-        return _tally(self.person_days, week)
+        live = _tally(self.person_days, week)
+        if not self.kept_weeks:
+            return live
+        kept = {row.starts_on for row in self.kept_weeks}
+        return sorted([*self.kept_weeks, *(w for w in live if monday_of(w.starts_on) not in kept)],
+                      key=lambda w: w.starts_on)
 
     def overall(self) -> Tally:
+        if self.kept_weeks:
+            weeks = self.weeks()
+            return Tally(self.starts_on, self.ends_on, sum(w.on_duty for w in weeks),
+                         sum(w.compliant for w in weeks), sum(w.with_exception for w in weeks))
         rows = _tally(self.person_days, lambda d: (self.starts_on, self.ends_on))
         return rows[0] if rows else Tally(self.starts_on, self.ends_on)
+
+    @property
+    def totals_only(self) -> list[Tally]:
+        """The weeks shown from their kept totals because their events are purged."""
+        return [w for w in self.kept_weeks if w.kept_as_totals]
 
     def people(self) -> list[PersonTally]:
         """Per person over the range, most days with a gap first, then by name."""
@@ -201,7 +236,8 @@ def _tally(rows: Iterable[PersonDay], span: Callable[[date], tuple[date, date]]
         count[0] += 1
         count[1] += row.compliant
         count[2] += row.by_exception > timedelta()
-    return [Tally(first, last, *count) for (first, last), count in sorted(counts.items())]
+    return [Tally(first, last, on_duty, compliant, with_exception)
+            for (first, last), (on_duty, compliant, with_exception) in sorted(counts.items())]
 
 
 # --- the computation -------------------------------------------------------------------------
@@ -275,12 +311,59 @@ def daily(session: Session, starts_on: date, ends_on: date, zone: tzinfo,
 
 def weekly(session: Session, starts_on: date, ends_on: date, zone: tzinfo,
            now: datetime | None = None, grace: timedelta = GRACE) -> list[Tally]:
-    return compute(session, starts_on, ends_on, zone, now, grace).weeks()
+    return evidence(session, starts_on, ends_on, zone, now, grace).weeks()
 
 
 def termly(session: Session, term: Term, zone: tzinfo, now: datetime | None = None,
            grace: timedelta = GRACE) -> Tally:
-    return compute(session, term.starts_on, term.ends_on, zone, now, grace).overall()
+    return evidence(session, term.starts_on, term.ends_on, zone, now, grace).overall()
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+# --- weeks kept as totals ----------------------------------------------------------------------
+
+def evidence(
+    session: Session, starts_on: date, ends_on: date, zone: tzinfo,
+    now: datetime | None = None, grace: timedelta = GRACE,
+) -> Compliance:
+    """What the reports show: ``compute``, with the weeks kept as totals (compliance_weeks) in
+    place of their events. One query more than ``compute`` when nothing is kept."""
+    result = compute(session, starts_on, ends_on, zone, now, grace)
+    kept = kept_weeks(session, monday_of(starts_on), ends_on)
+    if not kept:
+        return result
+    live = {monday_of(row.day) for row in result.person_days}
+    used = [week for monday, week in sorted(kept.items())
+            if use_kept_week(monday, starts_on, ends_on, monday in live)]
+    if not used:
+        return result
+    return Compliance(starts_on, ends_on, grace, result.person_days,
+                      [replace(week, kept_as_totals=week.starts_on not in live) for week in used])
+
+
+def use_kept_week(monday: date, starts_on: date, ends_on: date, events_held: bool) -> bool:
+    """Whether a week kept as totals counts in a range, in place of its events: when it lies
+    wholly inside the range; or, once its events are gone, when the range holds its Monday
+    (its totals cannot be clipped, and no week counts in two ranges that follow each other)."""
+    if starts_on <= monday and monday + timedelta(days=6) <= ends_on:
+        return True
+    return not events_held and starts_on <= monday <= ends_on
+
+
+def kept_weeks(session: Session, first_monday: date, last_day: date) -> dict[date, Tally]:
+    """The weeks kept as totals from ``first_monday`` to ``last_day``, every category added up,
+    by Monday."""
+    rows = session.execute(
+        select(ComplianceWeek.week_of, func.sum(ComplianceWeek.on_duty),
+               func.sum(ComplianceWeek.compliant), func.sum(ComplianceWeek.with_exception))
+        .where(ComplianceWeek.week_of >= first_monday, ComplianceWeek.week_of <= last_day)
+        .group_by(ComplianceWeek.week_of)).all()
+    return {monday: Tally(monday, monday + timedelta(days=6), int(on_duty), int(compliant),
+                          int(with_exception))
+            for monday, on_duty, compliant, with_exception in rows}
 
 
 # --- loading ---------------------------------------------------------------------------------

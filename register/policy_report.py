@@ -15,6 +15,12 @@ How exceptions were asked for and decided, and how well the policy was met day b
   it into force, or the decline); medians, because one request left over a weekend should not
   drown the rest.
 
+**Weeks kept as totals.** Before the retention purge removes requests, each complete week's
+requests are kept in ``exception_weeks`` by category and outcome, counts only
+(register/archive.py). A kept week counts by those totals in place of its requests, by the same
+rule as ``compliance.evidence``; repeated requesters and decision times need the requests
+themselves, so they cover only the requests still held.
+
 Viewing or printing the report is written to the audit trail: who, when, which report, the
 range and how many records; the report holds no IMEIs, and neither does its audit entry.
 """
@@ -36,7 +42,7 @@ from register.exception_requests import (
     EXPIRED,
     REVOKED,
 )
-from register.models import AuditEvent, ExceptionRequest, utc_now
+from register.models import AuditEvent, ExceptionRequest, ExceptionWeek, utc_now
 
 NAME = "policy"  # the report's name in the audit trail
 MIN_REQUESTS = 3
@@ -55,6 +61,11 @@ class Outcomes:
     declined: int = 0
     lapsed: int = 0  # never decided: its window ended while pending
     pending: int = 0  # not decided yet
+
+    def merge(self, other: Outcomes) -> None:
+        """Add another span's counts (a week kept as totals) to these."""
+        for name in OUTCOMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add(self, outcome: Outcome) -> None:
         """Into exactly one column, whatever the status says, so the columns add up."""
@@ -116,6 +127,7 @@ class CategoryRow:
 class WeekRow:
     week_of: date  # Monday
     outcomes: Outcomes
+    kept_as_totals: bool = False  # its requests are purged: only its totals are left
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,11 @@ class PolicyReport:
     def span(self) -> str:
         return f"{self.starts_on.isoformat()} to {self.ends_on.isoformat()}"
 
+    @property
+    def totals_only(self) -> bool:
+        """Some weeks are counted from totals kept after their events were purged."""
+        return bool(self.compliance.totals_only) or any(w.kept_as_totals for w in self.weeks)
+
 
 def build(
     session: Session, starts_on: date, ends_on: date, zone: tzinfo,
@@ -183,14 +200,25 @@ def build(
     by_category: dict[str, Outcomes] = {key: Outcomes() for key in CATEGORIES}
     times: dict[str, list[timedelta]] = defaultdict(list)
     by_week: dict[date, Outcomes] = {monday: Outcomes() for monday in _mondays(starts_on, ends_on)}
+    held = {compliance.monday_of(r.requested_at.astimezone(zone).date()) for r in requests}
+    kept = {monday: week for monday, week in
+            kept_weeks(session, compliance.monday_of(starts_on), ends_on).items()
+            if compliance.use_kept_week(monday, starts_on, ends_on, monday in held)}
     for outcome in outcomes:
         request = outcome.request
-        totals.add(outcome)
-        by_category.setdefault(request.category, Outcomes()).add(outcome)
-        local = request.requested_at.astimezone(zone).date()
-        by_week[local - timedelta(days=local.weekday())].add(outcome)
         if outcome.decision_time is not None:
             times[request.category].append(outcome.decision_time)
+        monday = compliance.monday_of(request.requested_at.astimezone(zone).date())
+        if monday in kept:
+            continue  # counted by the week's kept totals
+        totals.add(outcome)
+        by_category.setdefault(request.category, Outcomes()).add(outcome)
+        by_week[monday].add(outcome)
+    for monday, week in kept.items():
+        for key, counts in week.items():
+            totals.merge(counts)
+            by_category.setdefault(key, Outcomes()).merge(counts)
+            by_week[monday].merge(counts)
 
     categories = [
         CategoryRow(key, CATEGORIES.get(key, key), counts, _median(times[key]))
@@ -199,12 +227,26 @@ def build(
     return PolicyReport(
         starts_on=starts_on, ends_on=ends_on, generated_at=now, min_requests=min_requests,
         totals=totals, categories=categories,
-        weeks=[WeekRow(monday, counts) for monday, counts in sorted(by_week.items())],
+        weeks=[WeekRow(monday, counts, monday in kept and monday not in held)
+               for monday, counts in sorted(by_week.items())],
         requesters=_repeated(outcomes, min_requests),
         decision_times=_decision_times(outcomes),
-        compliance=compliance.compute(session, starts_on, ends_on, zone, now, grace),
+        compliance=compliance.evidence(session, starts_on, ends_on, zone, now, grace),
         requests=requests,
     )
+
+
+def kept_weeks(session: Session, first_monday: date, last_day: date,
+               ) -> dict[date, dict[str, Outcomes]]:
+    """The weeks kept as totals (exception_weeks) from ``first_monday`` to ``last_day``: by
+    Monday, each category's counts."""
+    rows = session.scalars(select(ExceptionWeek).where(ExceptionWeek.week_of >= first_monday,
+                                                       ExceptionWeek.week_of <= last_day))
+    weeks: dict[date, dict[str, Outcomes]] = defaultdict(dict)
+    for row in rows:
+        weeks[row.week_of][row.category] = Outcomes(
+            **{name: getattr(row, name) for name in OUTCOMES})
+    return weeks
 
 
 def record_access(session: Session, report: PolicyReport, actor: str, printed: bool = False,

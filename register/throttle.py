@@ -25,18 +25,29 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, Update, bindparam, case, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from register import audit
-from register.db import execute
-from register.models import LoginFailure, SignInThrottle, UtcDateTime, utc_now
+from register import audit, retention
+from register.db import deleted, execute
+from register.models import Base, LoginFailure, SignInThrottle, UtcDateTime, utc_now
 
 MAX_WAIT = timedelta(minutes=15)
-# Kept for the record (and the admin's view of an account); the audit trail keeps every
-# failure for good.
-LOGIN_FAILURES_KEPT = timedelta(days=30)
+# Failure records are kept for the record (and the admin's view of an account) as long as the
+# retention setting says (register/retention.py, "login_failures": 30 days unless an admin
+# changes it); the audit trail keeps every failure for its own retention.
 # A throttle row is purged this long after its window ended.
 THROTTLE_ROWS_KEPT = timedelta(days=1)
 _KEY_PART = 80  # usernames are at most 80 characters (User.username); addresses 64
@@ -203,15 +214,33 @@ def unlock(session: Session, username: str, actor: str) -> None:
     audit.record(session, actor, "signin.unlock", f"user:{username}")
 
 
-def purge(session: Session, now: datetime | None = None) -> None:
+@dataclass(frozen=True)
+class Purged:
+    counters: int  # throttle rows
+    failures: int  # failure records
+
+
+def purge(session: Session, now: datetime | None = None,
+          failures_before: datetime | None = None, dry_run: bool = False) -> Purged:
     """Delete throttle rows whose window ended more than a day ago and are not holding, and
-    failure records older than LOGIN_FAILURES_KEPT."""
+    failure records dated before ``failures_before`` (by default, older than the retention
+    setting allows). ``dry_run``: only count them."""
     now = now or utc_now()
+    if failures_before is None:
+        failures_before = retention.retention(session).cutoff("login_failures", now)
     longest = max(rule.window for rule in RULES)
-    execute(session, delete(SignInThrottle).where(
-        SignInThrottle.window_started_at < now - longest - THROTTLE_ROWS_KEPT,
-        or_(SignInThrottle.held_until.is_(None), SignInThrottle.held_until < now)))
-    execute(session, delete(LoginFailure).where(LoginFailure.at < now - LOGIN_FAILURES_KEPT))
+    old_counters = (SignInThrottle.window_started_at < now - longest - THROTTLE_ROWS_KEPT,
+                    or_(SignInThrottle.held_until.is_(None), SignInThrottle.held_until < now))
+    old_failures = LoginFailure.at < failures_before
+    if dry_run:
+        return Purged(_count(session, SignInThrottle, *old_counters),
+                      _count(session, LoginFailure, old_failures))
+    return Purged(deleted(session, delete(SignInThrottle).where(*old_counters)),
+                  deleted(session, delete(LoginFailure).where(old_failures)))
+
+
+def _count(session: Session, table: type[Base], *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(table).where(*conditions)) or 0
 
 
 def _dialect(session: Session) -> str:
