@@ -149,14 +149,11 @@ def _erase_page(person: Person, error: str = "") -> tuple[str, int]:
     return render_template(
         "admin/erase.html", person=person, goes=erasure.counted_kinds(found.counts()),
         audit_entries=len(found.audit_ids), usernames=found.usernames,
-        audit_kept_for=kept.describe("audit"), own_account=_is_own(person, found.usernames),
+        audit_kept_for=kept.describe("audit"),
+        blockers=erasure.blockers(session, person, g.user.id),
         error=error, reason=request.form.get("reason", ""),
         confirm=request.form.get("confirm", ""), confirm_word=CONFIRM_WORD,
     ), 422 if error else 200
-
-
-def _is_own(person: Person, usernames: list[str]) -> bool:
-    return g.user.username in usernames
 
 
 @bp.route("/<int:person_id>/erase", methods=["GET"])

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from register import accounts, audit, forget
 from register.db import execute
+from register.deposits import open_deposit
 from register.errors import ValidationError, refusal
 from register.models import AuditRedaction, KioskEvent, Person, ScanReceipt, User
 from register.subject_access import counted
@@ -106,16 +107,34 @@ def _name_in(person: Person, reason: str) -> str | None:
                  if len(part) > 1 and part.casefold() in words), None)
 
 
+def blockers(session: Session, person: Person, acting_user_id: int | None = None,
+             ) -> list[str]:
+    """Why ``person`` cannot be erased now, in sentences (none: they can be)."""
+    found = []
+    if acting_user_id is not None and session.scalar(select(User.id).where(
+            User.id == acting_user_id, User.person_id == person.id)) is not None:
+        found.append("Your own account is linked to this person: you cannot erase yourself. "
+                     "Ask another admin.")
+    for device in person.devices:
+        deposit = open_deposit(session, device)
+        if deposit is not None:
+            # Erased, the deposit would go and the locker would look free with a phone inside.
+            found.append(f"Their {device.description} is in locker {deposit.locker.number} "
+                         f"({deposit.locker.bank.name}): give it back first (they collect it "
+                         "at the kiosk, or the office opens the locker).")
+    return found
+
+
 def erase_person(session: Session, person: Person, reason: str, actor: str, now: datetime,
                  acting_user_id: int | None = None) -> Erased:
     """Erase ``person`` in the caller's unit of work (it commits; then, on SQLite, call
     ``clear_deleted_pages``). ``acting_user_id`` is the admin's own account, if any."""
     reason = check_reason(person, reason)
+    refused = blockers(session, person, acting_user_id)
+    if refused:
+        raise ValidationError(refused[0])
     linked = list(session.scalars(select(User).where(User.person_id == person.id)
                                   .order_by(User.username)))
-    if acting_user_id is not None and any(user.id == acting_user_id for user in linked):
-        raise ValidationError("This is the person your own account is linked to: you cannot "
-                              "erase yourself. Ask another admin.")
     for user in linked:
         accounts.disable(session, user, actor, now, acting_user_id)  # refuses the last admin
         user.email = ""

@@ -6,6 +6,7 @@ neither the database file nor its write-ahead log (read as raw bytes)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,14 @@ def test_an_admin_cannot_erase_the_person_their_own_account_is(session, school):
                              acting_user_id=everything.account_id)
     session.rollback()
     assert session.get_one(User, everything.account_id).active
+
+
+def test_a_person_whose_phone_is_in_a_locker_is_not_erased_until_it_is_back(session, school):
+    _alice_scans(session, school)  # her phone goes into a locker
+    with pytest.raises(ValidationError, match=r"Their Test A1 is in locker \d \(Staff room\)"):
+        erasure.erase_person(session, school.alice, REASON, "admin", datetime.now(UTC))
+    session.rollback()
+    assert session.get(Person, school.alice.id) is not None
 
 
 # --- the raw bytes, on SQLite ----------------------------------------------------------------
