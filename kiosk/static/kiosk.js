@@ -16,6 +16,9 @@
 // send (no answer, or a 5xx) is kept in IndexedDB with its idempotency key and the time it was
 // made, and sent in order when the server answers again (and after a reload). Each result
 // plays a short tone: one for "done", another for "look at the screen".
+// Someone who has not acknowledged the current phone policy sees its summary beside their
+// result, with "I have read it": the scan has already acted (nothing waits for the tap), the
+// tap sends back the signed token the answer carried, and the next scan asks again until then.
 (() => {
   "use strict";
   const body = document.body;
@@ -82,6 +85,7 @@
                                  "already_collected", "already_signed_out",
                                  "told", "saved"]);
   const LEAVE_CHOICE_SECONDS = 30; // "Going home" or "Lock my phone away": then idle again
+  const POLICY_SECONDS = 40; // time to read the policy's summary, a few sentences
   const MIN_SHOW_MS = 3000; // a result stays at least this long, whatever comes next
   const MAX_CARDS = 3;
   const ASK_IDLE_SECONDS = 60; // a form left untouched this long goes back to idle
@@ -257,8 +261,9 @@
     el.querySelectorAll("[data-part]").forEach((part) => { parts[part.dataset.part] = part; });
     parts.card = el;
     const card = { el, parts, shownAt: 0, timer: null, ticker: null, origin: null,
-                   waiting: true, gone: false };
+                   waiting: true, gone: false, policy: null };
     parts.done.addEventListener("click", () => removeCard(card));
+    parts["policy-read"].addEventListener("click", () => acknowledgePolicy(card));
     parts.ask.addEventListener("click", () => {
       if (ask && card.opensForm) openForm(); // "Ask for something else" / "Ask again"
       else startAsking();
@@ -273,7 +278,10 @@
                 detail: "result-detail", notice: "result-notice",
                 conditions: "result-conditions", time: "result-time", choices: "choices",
                 done: "done", "done-label": "done-label", countdown: "countdown",
-                ask: "result-ask", "ask-label": "result-ask-label" };
+                ask: "result-ask", "ask-label": "result-ask-label", policy: "result-policy",
+                "policy-title": "policy-title", "policy-summary": "policy-summary",
+                "policy-whole": "policy-whole", "policy-read": "policy-read",
+                "policy-answer": "policy-answer" };
 
   function arrange() {
     cards.forEach((card, index) => {
@@ -358,9 +366,10 @@
     target.waiting = false;
     const outcome = paint(target, data);
     target.shownAt = Date.now();
-    target.needsTouch = outcome === "leave_choice"
+    target.needsTouch = outcome === "leave_choice" || target.policy !== null
       || (outcome in CONFIRM && data.can_confirm !== false && target.origin !== null);
     const seconds = outcome === "leave_choice" ? LEAVE_CHOICE_SECONDS
+      : target.policy ? POLICY_SECONDS
       : LONG_OUTCOMES.has(outcome) || data.notice ? idleSeconds * 2 : idleSeconds;
     countDown(target, seconds);
     // A person's newer result tells their story now: an older card of theirs (her badge, then
@@ -392,6 +401,7 @@
     const outcome = data.outcome in TITLES ? data.outcome : "refused";
     const exception = data.exception || (outcome === "agreed" ? data.request : null);
     p.card.className = `result ${outcome}${card.el.classList.contains("older") ? " older" : ""}`;
+    paintPolicy(card, outcome === "checking" ? null : data.policy);
     setIcon(p.icon, ICONS[outcome]);
     p.title.textContent = titleOf(outcome, data);
     p.locker.textContent = data.locker != null && !(outcome in CONFIRM)
@@ -418,6 +428,46 @@
       || "I need my phone today";
     card.opensForm = outcome === "agreed" || outcome === "told";
     return outcome;
+  }
+
+  // The policy's summary beside the result, while this person has not acknowledged it.
+  function paintPolicy(card, policy) {
+    const p = card.parts;
+    card.policy = policy && policy.summary ? policy : null;
+    p.card.classList.toggle("asks-policy", card.policy !== null);
+    p.policy.hidden = card.policy === null;
+    if (!card.policy) return;
+    p["policy-title"].textContent = `Our phone policy · ${card.policy.version}`;
+    p["policy-summary"].textContent = card.policy.summary;
+    p["policy-whole"].textContent = card.policy.whole || "";
+    p["policy-read"].hidden = !card.policy.token;
+    p["policy-read"].disabled = false;
+    p["policy-answer"].textContent = "";
+    p["policy-answer"].className = "policy-answer";
+  }
+
+  // "I have read it": recorded with the answer's token; the card thanks them, then goes.
+  async function acknowledgePolicy(card) {
+    const p = card.parts;
+    const button = p["policy-read"];
+    if (!card.policy || button.disabled) return;
+    button.disabled = true; // one tap, one acknowledgement
+    const answer = await post({ token: card.policy.token }, body.dataset.policyUrl, [])
+      || NOT_SENT;
+    if (card.gone) return;
+    const recorded = answer.outcome === "acknowledged";
+    p["policy-answer"].textContent = answer.message || "";
+    p["policy-answer"].className = `policy-answer ${recorded ? "recorded" : "not-recorded"}`;
+    if (answer.reason === "offline") { // no connection: the tap may be tried again
+      button.disabled = false;
+      return;
+    }
+    button.hidden = true;
+    card.needsTouch = false;
+    clearTimeout(card.timer); clearInterval(card.ticker);
+    countDown(card, idleSeconds);
+    sound.play(recorded);
+    keepFocus();
   }
 
   function titleOf(outcome, data) {
