@@ -72,6 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk import accounts, audit_views, kiosks_admin  # each adds its pages and commands
     for module in (accounts, kiosks_admin, audit_views):
         module.init_app(app)
+    from kiosk import retention_admin  # flask --app kiosk purge
+    retention_admin.init_app(app)
     from kiosk import data_subject  # subject access and erasure, for admins (issue 11)
     data_subject.init_app(app)
     _template_helpers(app)

@@ -1,18 +1,21 @@
 """School-wide settings for admins: which exception categories need a second SLT approver,
-how long a sign-in lasts, and the kiosk's second-scan guard and sounds."""
+how long a sign-in lasts, the kiosk's second-scan guard and sounds, how long each kind of
+record is kept (the retention purge, register/purge.py) and whom people ask about their data
+(the data protection officer)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db, read_only_view
-from register import settings
+from register import purge, retention, settings
 from register.db import read_only, unit_of_work
 from register.errors import ValidationError
 from register.exception_requests import CATEGORIES
+from register.models import utc_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,19 +32,32 @@ def settings_form() -> str:
     return _settings_page()
 
 
+RETENTION_FIELDS = tuple(kind.setting for kind in retention.KINDS)  # retention_deposits ...
+FIELDS = ("idle_minutes", "lifetime_hours", "rescan_guard_seconds", "kiosk_sound",
+          *RETENTION_FIELDS, retention.DPO_CONTACT)
+
+
 def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
     session = db.session()
     chosen = settings.second_approver_categories(session)
     limits = settings.session_limits(session)
     kiosk = settings.kiosk_settings(session)
+    kept = retention.retention(session)
     typed = typed or {"idle_minutes": str(limits.idle_minutes),
                       "lifetime_hours": str(limits.lifetime_hours),
                       "rescan_guard_seconds": str(kiosk.rescan_guard_seconds),
-                      "kiosk_sound": settings.ON if kiosk.sound else settings.OFF}
+                      "kiosk_sound": settings.ON if kiosk.sound else settings.OFF,
+                      **{kind.setting: str(kept.amount(kind.key)) for kind in retention.KINDS},
+                      retention.DPO_CONTACT: retention.dpo_contact(session)}
+    zone = current_app.extensions["school_zone"]
+    preview = (purge.purge(session, utc_now(), zone, dry_run=True)
+               if request.args.get("preview") == "1" and not error else None)
     return render_template("admin/settings.html", categories=CATEGORIES, chosen=chosen,
                            typed=typed, error=error, idle_range=settings.IDLE_MINUTES_RANGE,
                            lifetime_range=settings.LIFETIME_HOURS_RANGE,
-                           guard_range=settings.RESCAN_GUARD_RANGE)
+                           guard_range=settings.RESCAN_GUARD_RANGE, kinds=retention.KINDS,
+                           dpo_limit=retention.DPO_CONTACT_LIMIT,
+                           last_purge=purge.last_run(session), preview=preview, zone=zone)
 
 
 @bp.route("/settings", methods=["POST"])
@@ -62,16 +78,22 @@ def settings_save() -> Any:
                 kiosk = settings.put_kiosk_settings(
                     session, request.form["rescan_guard_seconds"],
                     request.form.get("kiosk_sound") == settings.ON, actor())
+            # As with the fields above, a kind missing from the form keeps its period.
+            retention.put_retention(session, {
+                kind.key: request.form[kind.setting] for kind in retention.KINDS
+                if kind.setting in request.form}, actor())
+            if retention.DPO_CONTACT in request.form:
+                retention.put_dpo_contact(session, request.form[retention.DPO_CONTACT], actor())
     except ValidationError as error:
-        typed = {name: request.form.get(name, "") for name in
-                 ("idle_minutes", "lifetime_hours", "rescan_guard_seconds", "kiosk_sound")}
+        typed = {name: request.form.get(name, "") for name in FIELDS}
         with read_only(db.session()):
             return _settings_page(str(error), typed), 400
     names = ", ".join(CATEGORIES[c] for c in chosen) or "none"
     flash(f"Saved. Categories needing two SLT approvals: {names}. Sign-ins end after "
           f"{limits.idle_minutes} minutes unused, and last at most {limits.lifetime_hours} hours. "
           f"{_guard_sentence(kiosk.rescan_guard_seconds)} Kiosk sounds "
-          f"{'on' if kiosk.sound else 'off'}.")
+          f"{'on' if kiosk.sound else 'off'}. Retention periods and the data protection "
+          "officer's contact are as shown below.")
     return redirect(url_for("admin.settings_form"))
 
 

@@ -210,7 +210,8 @@ class TermRow:
 @in_unit_of_work
 def summaries() -> Any:
     """Compliance week by week over a term, and term by term over its school year, as
-    ``register.compliance`` computes them (the SLT policy report's figures too)."""
+    ``register.compliance`` computes them (the SLT policy report's figures too), with the
+    weeks kept as totals after the purge in place of their events."""
     now = utc_now()
     zone = _zone()
     today = now.astimezone(zone).date()
@@ -224,7 +225,7 @@ def summaries() -> Any:
         return render_template("reports/summaries.html", error=str(error), term=offered[0],
                                **page), 400
     ends_on = min(term.ends_on, today)
-    chosen = compliance.compute(db.session(), term.starts_on, ends_on, zone, now)
+    chosen = compliance.evidence(db.session(), term.starts_on, ends_on, zone, now)
     terms = [TermRow(t, None if t.starts_on > today else chosen.overall() if t == term
                      else compliance.termly(db.session(), t, zone, now))
              for t in _school_year(term)]
@@ -234,4 +235,5 @@ def summaries() -> Any:
             f"{term.name}, {term.starts_on.isoformat()} to {ends_on.isoformat()}; staff-days")
     return render_template("reports/summaries.html", error=None, term=term, ends_on=ends_on,
                            weeks=chosen.weeks(), overall=overall, terms=terms,
+                           totals_only=bool(chosen.totals_only),
                            grace=int(chosen.grace.total_seconds() // 60), **page)
