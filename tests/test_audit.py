@@ -477,8 +477,9 @@ def test_a_form_for_nobody_records_nothing(app, office):
 # The person page shows the last four digits since issue 11 (its Show is recorded apart:
 # tests/test_masked_imei.py).
 @pytest.mark.parametrize("path", [
-    "/office/devices/{phone}/edit", "/print/people/{bob}/imei-slip", "/print/devices/{phone}/lost-report",
-    "/print/register", "/print/register.pdf", "/print/register.csv",
+    "/office/devices/{phone}/edit", "/print/people/{bob}/imei-slip",
+    "/print/devices/{phone}/lost-report", "/print/register", "/print/register.pdf",
+    "/print/register.csv",
 ])
 def test_every_page_with_a_full_imei_is_recorded(app, office, web_school, path):
     url = path.format(bob=web_school.bob.id, phone=web_school.bob_phone.id)
