@@ -22,6 +22,9 @@ def open_notice(page) -> None:
 def test_the_notice_opens_from_the_kiosk_and_back_returns_to_a_working_kiosk(
         kiosk, web_school, camera, artifacts):
     page = kiosk.page
+    refused = []  # the Content-Security-Policy's reports: privacy.js must run under it
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
     page.clock.install()
     camera.kiosk(page, "idle-with-privacy-link")
     open_notice(page)
@@ -50,3 +53,4 @@ def test_the_notice_opens_from_the_kiosk_and_back_returns_to_a_working_kiosk(
     page.clock.fast_forward(10_000)
     page.wait_for_url("**/kiosk")
     expect(page.locator("#idle")).to_be_visible()
+    assert refused == []
