@@ -26,7 +26,7 @@ from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from register import audit
-from register.db import insert_unless_present
+from register.db import execute, insert_unless_present
 from register.errors import NotFound, RegisterError, ValidationError
 from register.models import (
     Category,
@@ -210,8 +210,8 @@ class Ask:
 
 def unread(session: Session, person_id: int, version_id: int) -> Ask | None:
     """The version (the current one, whose id the caller read) if this person has not
-    acknowledged it: one indexed statement, for the scan path."""
-    row = session.execute(_UNREAD, {"version_id": version_id, "person_id": person_id}).first()
+    acknowledged it: one indexed statement, for the scan path (Core: no ORM bookkeeping)."""
+    row = execute(session, _UNREAD, {"version_id": version_id, "person_id": person_id}).first()
     return None if row is None else Ask(row.id, row.version, row.title, row.summary)
 
 
