@@ -54,6 +54,8 @@ class Archived:
 
     def describe(self, dry_run: bool = False) -> str:
         verb = "would keep" if dry_run else "kept"
+        if not self.compliance_weeks and not self.exception_weeks:
+            return f"{verb} no more weeks as totals"
         return (f"{verb} {_weeks(len(self.compliance_weeks))} of compliance figures and "
                 f"{_weeks(len(self.exception_weeks))} of exception counts, as totals")
 
