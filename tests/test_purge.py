@@ -297,3 +297,12 @@ def test_a_large_purge_gives_space_back_and_an_old_file_is_converted_once(tmp_pa
     assert space is not None and not space.converted and space.pages_freed > 0
     assert "given back to the filesystem (incremental vacuum)" in space.describe()
     engine.dispose()
+
+
+def test_the_readme_table_says_the_defaults_the_settings_have():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Retention and the purge", 1)[1].split("\n### ", 1)[0]
+    for kind in retention.KINDS:
+        row = (f"| `{kind.key}`: {kind.label} | {kind.covers} | **{kind.describe(kind.default)}**"
+               f" ({kind.low} to {kind.high} {kind.unit}) | {kind.why} |")
+        assert row in section, row
