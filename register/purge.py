@@ -4,10 +4,10 @@ purge``, nightly from a timer).
 
 What goes, by kind:
 
-- **deposits**: deposits collected and made before the cutoff, with their door records; duty
-  periods started before it. A deposit still open (a phone still in a locker) is never
-  touched. A duty period still open after so long was never closed at the kiosk (nobody is on
-  duty for a year): it goes like a closed one, unless its person still has a phone in a
+- **deposits**: deposits whose phone was taken out before the cutoff, with their door
+  records; duty periods started before it. A deposit still open (a phone still in a locker) is
+  never touched. A duty period still open after so long was never closed at the kiosk (nobody
+  is on duty for a year): it goes like a closed one, unless its person still has a phone in a
   locker, which keeps it until the phone is collected.
 - **exceptions**: requests made before the cutoff whose window ended before the cutoff's
   date (no longer in force), with their decisions.
@@ -216,7 +216,7 @@ def _event_conditions(cutoffs: dict[str, datetime], zone: tzinfo,
                       ) -> dict[str, ColumnElement[bool]]:
     """The deposits kind's and the exceptions kind's records past keeping, as conditions."""
     deposits_before, requests_before = cutoffs["deposits"], cutoffs["exceptions"]
-    old_deposit = Deposit.collected_at.is_not(None) & (Deposit.deposited_at < deposits_before)
+    old_deposit = Deposit.collected_at < deposits_before  # a phone still in a locker: NULL
     phone_in_a_locker = exists().where(Device.owner_id == DutyPeriod.person_id,
                                        Deposit.device_id == Device.id,
                                        Deposit.collected_at.is_(None))
