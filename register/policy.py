@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -126,8 +127,10 @@ def _one_line(typed: str, what: str, limit: int) -> str:
 
 
 def _paragraphs(typed: str, what: str) -> str:
-    """Line breaks kept (they are the paragraphs), Windows' CR LF as LF, ends trimmed."""
-    value = clean_text(typed.replace("\r\n", "\n").replace("\r", "\n"), what).strip()
+    """Line breaks kept (they are the paragraphs), Windows' CR LF as LF, spaces at the ends of
+    lines dropped, and several blank lines as one (the printed policy's paragraph break)."""
+    lines = clean_text(typed.replace("\r\n", "\n").replace("\r", "\n"), what).split("\n")
+    value = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip()
     if not value:
         raise ValidationError(f"{what} is needed.")
     return value

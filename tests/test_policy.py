@@ -40,11 +40,13 @@ def audit_actions(session, action: str) -> list[tuple[str, str, str]]:
 def test_a_published_version_is_current_and_audited(session):
     assert policy.current_version(session) is None
     first = publish(session, "2025-26", date(2025, 9, 1))
-    second = publish(session, "2026-27", "2026-09-01", text="Line one\r\nLine two\r\n")
+    second = publish(session, "2026-27", "2026-09-01",
+                     text="Line one  \r\nLine two\r\n \r\n\r\n\r\nNext paragraph\r\n")
 
     assert policy.current_version(session).id == second.id
     assert [v.version for v in policy.versions(session)] == ["2026-27", "2025-26"]
-    assert second.text == "Line one\nLine two"  # a form's CR LF, kept as paragraphs
+    # A form's CR LF kept as lines, and blank lines (spaces and all) as one paragraph break.
+    assert second.text == "Line one\nLine two\n\nNext paragraph"
     assert second.published_by == "admin" and second.adopted_on == date(2026, 9, 1)
     assert audit_actions(session, "policy.publish") == [
         ("admin", f"policy:{first.id}", "version 2025-26, adopted 2025-09-01"),
