@@ -15,7 +15,8 @@ What goes, by kind:
   (``register.forget``); the details of audit entries about their records are blanked, with
   this purge's own entry as the reason. Someone whose phone is still in a locker waits.
 - **login_failures**: failed sign-in records, and the sign-in counters no longer holding
-  anyone (``register.throttle.purge``).
+  anyone (``register.throttle.purge``); sign-in sessions that ended (or were last used)
+  before the cutoff, with their network addresses.
 - **operational**: scan receipts, kiosk events and lock commands older than a day, as their
   modules forget them while they work (``scans.KEEP_RECEIPTS_FOR`` and the like).
 - **audit**: entries older than the audit retention, from the start of the trail, leaving the
@@ -57,6 +58,7 @@ from register.models import (
     LockCommand,
     Person,
     ScanReceipt,
+    UserSession,
 )
 from register.scans import KEEP_RECEIPTS_FOR
 
@@ -177,7 +179,10 @@ def _plan(session: Session, rules: retention.Retention, now: datetime, zone: tzi
                                               .where(events["request"])))
     _plan_leavers(session, plan, zone)
     counters = throttle.purge(session, now, cutoffs["login_failures"], dry_run=True)
-    plan.kinds["login_failures"] = {"failed sign-in": counters.failures}
+    plan.kinds["login_failures"] = {
+        "failed sign-in": counters.failures,
+        "ended sign-in session": _count(session, UserSession,
+                                        _old_session(cutoffs["login_failures"]))}
     plan.kinds[OPERATIONAL] = {
         noun: _count(session, table, column < now - kept)
         for noun, table, column, kept in _operational()}
@@ -233,6 +238,12 @@ def _event_conditions(cutoffs: dict[str, datetime], zone: tzinfo,
     }
 
 
+def _old_session(cutoff: datetime) -> ColumnElement[bool]:
+    """Sign-ins that ended before the cutoff, or were last used before it (none lasts more
+    than a day): their times and network address are of no more use than a failed one's."""
+    return func.coalesce(UserSession.ended_at, UserSession.last_seen_at) < cutoff
+
+
 def _operational() -> list[tuple[str, type[Base], Any, timedelta]]:
     return [("scan receipt", ScanReceipt, ScanReceipt.created_at, KEEP_RECEIPTS_FOR),
             ("kiosk event", KioskEvent, KioskEvent.created_at, KEEP_EVENTS_FOR),
@@ -262,7 +273,9 @@ def _remove_events(session: Session, plan: _Plan, zone: tzinfo, now: datetime,
     removed["exceptions"] = {"request": gone(ExceptionRequest, events["request"]),
                              "decision": decisions}
     counters = throttle.purge(session, now, plan.cutoffs["login_failures"])
-    removed["login_failures"] = {"failed sign-in": counters.failures}
+    removed["login_failures"] = {
+        "failed sign-in": counters.failures,
+        "ended sign-in session": gone(UserSession, _old_session(plan.cutoffs["login_failures"]))}
     removed[OPERATIONAL] = {noun: gone(table, column < now - kept)
                             for noun, table, column, kept in _operational()}
     removed[OPERATIONAL]["sign-in counter"] = counters.counters

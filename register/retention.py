@@ -61,7 +61,8 @@ KINDS: tuple[Kind, ...] = (
          "about them", DAYS, 30, 1, 365,
          "long enough to put right a mistaken leaving date, then gone"),
     Kind("login_failures", "Failed sign-ins",
-         "the username tried and the computer's network address", DAYS, 30, 1, 365,
+         "the username tried and the computer's network address; sign-ins that have ended, "
+         "with their times and address", DAYS, 30, 1, 365,
          "to spot password guessing; of no use after a month"),
     Kind("audit", "Audit trail",
          "who viewed, printed, exported or changed personal data, and when",

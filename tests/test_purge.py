@@ -26,6 +26,8 @@ from register.models import (
     KioskEvent,
     LoginFailure,
     Person,
+    User,
+    UserSession,
 )
 from register.people import add_bank
 from tests.test_compliance import LONDON, fortnight_rows, load_fortnight
@@ -108,6 +110,15 @@ def school_year(session):
     deposit(session, phone(session, hal, "352099001761499"), hall[3].id, days_ago(45))
     for at in (days_ago(40), days_ago(5)):
         session.add(LoginFailure(username="office", remote_addr="10.0.0.9", at=at))
+    account = User(username="bursar", password_hash="x", role="office")
+    session.add(account)
+    session.flush()
+    for number, (seen, ended) in enumerate([(days_ago(40), days_ago(40)),  # goes
+                                            (days_ago(41), None),  # never ended: goes
+                                            (days_ago(5), days_ago(5))]):  # stays
+        session.add(UserSession(user_id=account.id, token_hash=f"{number:064d}",
+                                created_at=seen, last_seen_at=seen, ended_at=ended,
+                                remote_addr="10.0.0.9"))
     kiosk_id = session.scalar(select(func.min(Deposit.deposit_kiosk_id)))
     for at in (days_ago(2), days_ago(1 / 24)):
         session.execute(insert(KioskEvent).values(kiosk_id=kiosk_id, kind="scan", data={},
@@ -144,7 +155,7 @@ def test_the_purge_removes_what_is_past_keeping_and_nothing_else(session, school
         "deposits": {"deposit": 30, "duty period": 31},  # the fortnight's, and Erin's stale one
         "exceptions": {"request": 8, "decision": 12},
         "leavers": {"person": 1, "phone": 1, "deposit": 1, "duty period": 1, "request": 1},
-        "login_failures": {"failed sign-in": 1},
+        "login_failures": {"failed sign-in": 1, "ended sign-in session": 2},
         "operational": {"kiosk event": 1, "lock command": 8},
         "audit": {},
     }
@@ -160,6 +171,7 @@ def test_the_purge_removes_what_is_past_keeping_and_nothing_else(session, school
             == {(school_year["dana"], True), (school_year["erin"], False)}
         assert len(session.scalars(select(ExceptionRequest)).all()) == 2  # Erin's two
         assert [f.at for f in session.scalars(select(LoginFailure))] == [days_ago(5)]
+        assert [u.ended_at for u in session.scalars(select(UserSession))] == [days_ago(5)]
         assert session.scalar(select(func.count()).select_from(KioskEvent)) == 1
         # Frank's request's reason left the audit trail with him; its entry stays, by id.
         entry = session.scalar(select(AuditEvent).where(
