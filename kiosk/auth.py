@@ -90,6 +90,14 @@ class SessionCookie(SecureCookieSessionInterface):
     """Flask's signed cookie, but a signed-in browser's cookie expires when its sign-in would:
     after the idle limit from now, and never after the sign-in's longest life."""
 
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        """A background poll (the SLT tablet's) sends no cookie unless it changed the session:
+        sent with the cookie the poll started with, it could land after a decision's answer
+        and overwrite that cookie, losing its "Approved ..." message."""
+        if g.get("background_poll"):
+            return session.modified
+        return super().should_set_cookie(app, session)
+
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         expires: datetime | None = g.get("session_expires")
         if session.permanent and expires is not None:

@@ -267,6 +267,7 @@ def now() -> str:
 def pending_json() -> Any:
     """What the tablet polls: every pending request as its card, and the count for the title.
     ``have`` lists the ids the page shows already; only new ones are written to the audit."""
+    g.background_poll = True  # its answer leaves the sign-in cookie alone (kiosk/auth.py)
     now, zone, session = utc_now(), _zone(), db.session()
     _expire_due(now)
     have = {n for i in request.args.get("have", "").split(",")

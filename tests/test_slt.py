@@ -247,6 +247,22 @@ def test_two_approver_category_shows_progress(client, auth, app, web_school, lea
 
 # --- polling ---------------------------------------------------------------------------------
 
+def test_a_poll_answered_after_a_decision_does_not_lose_its_message(client, auth, app,
+                                                                    web_school):
+    """The tablet's poll may start before an approval and end after it, with the cookie it
+    started with: sent back, that cookie would overwrite the one holding "Approved ..."."""
+    request_id = ask(app, web_school.alice.id)
+    auth.login("slt")
+    cookie_before = client.get_cookie("session").value
+    client.post(f"/slt/requests/{request_id}/approve")
+    cookie_after = client.get_cookie("session").value
+    client.set_cookie("session", cookie_before)
+    polled = client.get("/slt/pending.json")  # the poll that started before the decision
+    assert polled.status_code == 200 and "Set-Cookie" not in polled.headers
+    client.set_cookie("session", cookie_after)  # the browser keeps the decision's cookie
+    assert "Approved Alice Adams" in client.get("/slt/").get_data(as_text=True)
+
+
 def test_the_poll_returns_new_pending_requests(client, auth, app, web_school):
     first = ask(app, web_school.alice.id)
     auth.login("slt")
