@@ -20,6 +20,7 @@ from register.models import (
     Kiosk,
     LockerBank,
     Person,
+    PolicyAcknowledgement,
     User,
     utc_now,
 )
@@ -167,19 +168,22 @@ def _seed_policy(session: Session, zone: tzinfo, now: datetime) -> None:
 
 def _publish_and_read(session: Session, first_day: date, readers: list[Person], zone: tzinfo,
                       now: datetime) -> None:
-    published_at = min(datetime.combine(first_day, time(16), zone), now)
+    # The history is written as it stands, and the audit trail says only that the demo was
+    # seeded now: entries dated back months would read as inserted out of order (audit-verify).
     version = policy.publish_version(
         session, POLICY_TITLE, f"{first_day.year}-{(first_day.year + 1) % 100:02d}", first_day,
-        POLICY_SUMMARY, POLICY_TEXT.read_text(encoding="utf-8"), "admin", published_at)
+        POLICY_SUMMARY, POLICY_TEXT.read_text(encoding="utf-8"), "admin", now)
+    version.published_at = published_at = min(datetime.combine(first_day, time(16), zone), now)
     staff_kiosk = session.scalars(select(Kiosk).where(Kiosk.name == "Staff room kiosk")).one()
     step = (now - published_at) / (len(readers) + 1)
     for number, person in enumerate(readers, 1):
         at = published_at + step * number  # spread over the weeks since it was published
-        if person.category in ON_PAPER:
-            policy.acknowledge(session, person, version, policy.OFFICE, "office", now=at)
-        else:
-            policy.acknowledge(session, person, version, policy.KIOSK,
-                               f"kiosk:{staff_kiosk.id}", staff_kiosk.id, at)
+        on_paper = person.category in ON_PAPER
+        session.add(PolicyAcknowledgement(
+            person_id=person.id, policy_version_id=version.id, at=at,
+            via=policy.OFFICE if on_paper else policy.KIOSK,
+            kiosk_id=None if on_paper else staff_kiosk.id,
+            recorded_by="office" if on_paper else f"kiosk:{staff_kiosk.id}"))
 
 
 def _until_half_three(local: datetime) -> Window:
