@@ -297,14 +297,20 @@ def paginate(groups: list[RegisterGroup], stamp: Stamp) -> list[_Page]:
     return pages
 
 
-def register_pdf(groups: list[RegisterGroup], stamp: Stamp) -> bytes:
-    """The printed register as a PDF: A4 portrait, same header, columns and order."""
-    buffer = io.BytesIO()
+def _a4_canvas(buffer: io.BytesIO, stamp: Stamp) -> Canvas:
+    """An A4 page canvas, compressed, titled and signed as the school's."""
     canvas = Canvas(buffer, pagesize=(A4_WIDTH, A4_HEIGHT), pageCompression=1,
                     initialFontName=fonts().sans)
     canvas.setTitle(stamp.title)
     canvas.setAuthor(stamp.school)
     canvas.setCreator("Phone register")
+    return canvas
+
+
+def register_pdf(groups: list[RegisterGroup], stamp: Stamp) -> bytes:
+    """The printed register as a PDF: A4 portrait, same header, columns and order."""
+    buffer = io.BytesIO()
+    canvas = _a4_canvas(buffer, stamp)
     canvas.setPageCallBack(lambda _number: _compress_last_page(canvas))
     pages = paginate(groups, stamp)
     total = sum(len(g.rows) for g in groups)
@@ -634,11 +640,7 @@ def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int) -> No
 def document_pdf(blocks: list[_Block], stamp: Stamp) -> bytes:
     """The blocks as an A4 document with ``stamp`` on every page."""
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(A4_WIDTH, A4_HEIGHT), pageCompression=1,
-                    initialFontName=fonts().sans)
-    canvas.setTitle(stamp.title)
-    canvas.setAuthor(stamp.school)
-    canvas.setCreator("Phone register")
+    canvas = _a4_canvas(buffer, stamp)
     pages = _flow_pages(blocks)
     for number, page in enumerate(pages, start=1):
         _document_frame(canvas, stamp, number, len(pages))
