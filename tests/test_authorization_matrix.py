@@ -97,6 +97,8 @@ ALLOWED.update({
     "policy.acknowledgements": OFFICE_STAFF, "policy.record_paper": OFFICE_STAFF,
     "kiosk.acknowledge_policy": KIOSK,
 })
+# Issue 12: is everything working? (kiosk/status_views.py).
+ALLOWED.update({"status_views.status_page": ADMINS})
 
 
 def _routes() -> list[tuple[str, str, str]]:
