@@ -76,6 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     retention_admin.init_app(app)
     from kiosk import data_subject  # subject access and erasure, for admins (issue 11)
     data_subject.init_app(app)
+    from kiosk import backup_cli  # flask --app kiosk backup / restore (issue 12)
+    backup_cli.init_app(app)
     from kiosk import status_views  # is everything working? (issue 12)
     status_views.init_app(app)
     _template_helpers(app)

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from register.backup import MAKE_A_BACKUP_KEY
 from register.db import database_url
 
 PRODUCTION, DEMO = "production", "demo"
 KIOSK_ENVS = (PRODUCTION, DEMO)
 DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
 MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
+# Published, like the demo secret key: a demo's backups protect nothing and are refused in
+# production (backup_key). A Fernet key: 32 bytes, URL-safe base64.
+DEMO_BACKUP_KEY = "ZGVtby1vbmx5LWJhY2t1cC1rZXktY2hhbmdlLW1lISE="
 # Always trusted as a Host: the agent and health checks on this machine use them, and a link
 # built from them can never point anywhere else.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
@@ -46,7 +50,7 @@ def from_environment(instance_path: str) -> dict[str, object]:
         # Reverse proxies in front of the app that add X-Forwarded-For/-Proto (checked by load).
         "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", "").strip() or 0,
     }
-    for name in ("SECRET_KEY", "TRUSTED_HOSTS"):
+    for name in ("SECRET_KEY", "TRUSTED_HOSTS", "BACKUP_KEY"):
         if env.get(name):
             settings[name] = env[name]
     return settings
@@ -65,6 +69,7 @@ def load(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict
     settings.setdefault("SESSION_COOKIE_SECURE", production)
     if not production:
         settings.setdefault("SECRET_KEY", DEMO_SECRET_KEY)
+        settings.setdefault("BACKUP_KEY", DEMO_BACKUP_KEY)
     problems = [problem for problem in (
         _secret_key_problem(settings.get("SECRET_KEY")) if production else None,
         _public_url_problem(str(settings.get("PUBLIC_URL") or "")),
@@ -101,6 +106,20 @@ def _secret_key_problem(key: object) -> str | None:
         return ("SECRET_KEY is too weak: production needs at least 32 random bytes (64 hex "
                 f"characters). Make one with: {MAKE_A_KEY}")
     return None
+
+
+def backup_key(settings: Mapping[str, object]) -> str:
+    """The key backups are encrypted with. Only backup and restore need it: the app starts
+    without one (an install from before backups existed keeps working)."""
+    key = str(settings.get("BACKUP_KEY") or "").strip()
+    if not key:
+        raise ConfigError("BACKUP_KEY is not set: backups are encrypted with it. Make one "
+                          f"with: {MAKE_A_BACKUP_KEY} and keep a copy somewhere safe, away from "
+                          "the backups (without it they cannot be read).")
+    if settings.get("PRODUCTION") and DEMO_BACKUP_KEY in key.split(","):
+        raise ConfigError("BACKUP_KEY is the published demo key: refusing to back up or restore "
+                          f"with it in production. Make one with: {MAKE_A_BACKUP_KEY}")
+    return key
 
 
 def _public_url_problem(url: str) -> str | None:
