@@ -56,6 +56,8 @@ ON_POSTGRESQL = ("This register is on PostgreSQL: back it up on the database ser
                  "backup and restore copy a SQLite register only.")
 NOT_OURS_OR_CHANGED = ("{name} was not made with this BACKUP_KEY, or it was changed or cut "
                        "short since: refusing it, and the database was not touched.")
+NOT_A_DATABASE = ("The backup holds no SQLite database: refusing it, and the database was "
+                  "not touched.")
 
 
 class BackupRefused(RegisterError):
@@ -252,9 +254,12 @@ def read_backup(src: Path | str, key: str) -> Backup:
     except InvalidToken:
         raise BackupRefused(NOT_OURS_OR_CHANGED.format(name=path.name)) from None
     with _opened(image) as memory:
-        _check_integrity(memory, path.name)
-        tables = {row[0] for row in memory.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        try:
+            _check_integrity(memory, path.name)
+            tables = {row[0] for row in memory.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError:
+            raise BackupRefused(NOT_A_DATABASE) from None
     if not OUR_TABLES.issubset(tables):
         raise BackupRefused(f"{path.name} is not a backup of the phone register: refusing it, "
                             "and the database was not touched.")
@@ -286,7 +291,6 @@ def _opened(image: bytes) -> Iterator[sqlite3.Connection]:
         try:
             memory.deserialize(image)
         except sqlite3.DatabaseError:
-            raise BackupRefused("The backup holds no SQLite database: refusing it, and the "
-                                "database was not touched.") from None
+            raise BackupRefused(NOT_A_DATABASE) from None
         yield memory
 
