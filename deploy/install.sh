@@ -111,8 +111,8 @@ uninstall() {
 
 apt_packages() {
   local packages=(python3-venv python3-pip git curl ca-certificates)
-  ((CADDY)) && packages+=(caddy)
-  ((KIOSK)) && packages+=(chromium unclutter)
+  if ((CADDY)); then packages+=(caddy); fi
+  if ((KIOSK)); then packages+=(chromium unclutter); fi
   say "Installing Debian packages: ${packages[*]}"
   system env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${packages[@]}"
@@ -309,11 +309,11 @@ install_units() {
   chmod 0755 "$BIN/phone-locker"
   system systemctl daemon-reload
   local enable=(phone-locker-web.service phone-locker-backup.timer phone-locker-purge.timer)
-  ((KIOSK)) && enable+=(phone-locker-agent.service)
+  if ((KIOSK)); then enable+=(phone-locker-agent.service); fi
   if ((START)); then
     system systemctl enable --now "${enable[@]}"
     system systemctl restart phone-locker-web.service
-    ((KIOSK)) && system systemctl try-restart phone-locker-agent.service
+    if ((KIOSK)); then system systemctl try-restart phone-locker-agent.service; fi
   else
     system systemctl enable "${enable[@]}"
   fi
@@ -345,7 +345,7 @@ install_caddy() {
     say "Wrote $CADDYFILE (HTTPS for: ${sites:-localhost})"
   fi
   system systemctl enable caddy.service
-  ((START)) && system systemctl reload-or-restart caddy.service
+  if ((START)); then system systemctl reload-or-restart caddy.service; fi
   return 0
 }
 
