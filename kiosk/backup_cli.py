@@ -105,5 +105,7 @@ def _when(at: datetime, zone: tzinfo) -> str:
 def _current(target: Path, zone: tzinfo) -> str:
     if not target.exists():
         return "there is no database there yet"
-    changed = datetime.fromtimestamp(target.stat().st_mtime, UTC)
+    # In WAL mode the latest writes are in the -wal file beside it until a checkpoint.
+    files = [path for path in (target, target.with_name(f"{target.name}-wal")) if path.exists()]
+    changed = datetime.fromtimestamp(max(path.stat().st_mtime for path in files), UTC)
     return f"{_size(target.stat().st_size)}, last changed {_when(changed, zone)}"
