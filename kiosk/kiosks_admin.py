@@ -7,6 +7,8 @@ a server, so it reaches no access log.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -136,14 +138,26 @@ def _qr_svg(text: str) -> Markup:
 @click.argument("name")
 @click.option("--base-url", metavar="URL",
               help="How the kiosk reaches this server, for the link  [default: PUBLIC_URL]")
-def pair_kiosk(name: str, base_url: str | None) -> None:
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also give the kiosk's agent a new token, written here (mode 600); the "
+                   "old token stops working (a replaced Pi, a restored SD card).")
+def pair_kiosk(name: str, base_url: str | None, token_file: Path | None) -> None:
     """Print a one-time pairing code for the kiosk NAME's browser (valid 10 minutes). A
     revoked kiosk is brought back, with a new agent token (printed once)."""
+    from kiosk.cli import write_secret
+
     try:
         with unit_of_work(db.session()) as session:
-            code = kiosks.start_pairing(session, kiosks.kiosk_named(session, name), "cli")
+            kiosk = kiosks.kiosk_named(session, name)
+            code = kiosks.start_pairing(session, kiosk, "cli")
+            if token_file is not None and code.agent_token is None:
+                code = replace(code, agent_token=kiosks.reissue_kiosk_token(session, kiosk))
     except RegisterError as error:
         raise click.ClickException(str(error)) from None
+    if token_file is not None and code.agent_token:
+        write_secret(token_file, code.agent_token)
+        code = replace(code, agent_token=None)
+        click.echo(f"New agent token written to {token_file} (mode 600); restart the agent.")
     echo_pairing(code, base_url or str(current_app.config.get("PUBLIC_URL") or ""))
 
 

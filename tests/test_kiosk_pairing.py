@@ -304,6 +304,23 @@ def test_pair_kiosk_and_revoke_kiosk_on_the_command_line(app, runner, client, we
         in missing.output
 
 
+def test_pair_kiosk_gives_a_replaced_pi_a_new_agent_token(app, runner, client, web_school,
+                                                          tmp_path):
+    """A restored SD card has the kiosk on the register but not its agent's token file."""
+    old = {"Authorization": f"Bearer {web_school.staff_kiosk_token}"}
+    assert client.post("/api/v1/scan", json={"code": "nobody"}, headers=old).status_code == 404
+    token_file = tmp_path / "kiosk.token"
+    printed = runner.invoke(args=["pair-kiosk", "Staff kiosk", "--token-file", str(token_file)])
+    assert printed.exit_code == 0, printed.output
+    assert f"New agent token written to {token_file} (mode 600)" in printed.output
+    assert "Pairing code for Staff kiosk" in printed.output
+    token = token_file.read_text().strip()
+    assert token not in printed.output and token_file.stat().st_mode & 0o777 == 0o600
+    new = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/scan", json={"code": "nobody"}, headers=new).status_code == 404
+    assert client.post("/api/v1/scan", json={"code": "nobody"}, headers=old).status_code == 401
+
+
 def test_no_code_or_token_reaches_a_log_line(app, client, auth, web_school, caplog):
     caplog.set_level(logging.DEBUG)
     auth.login("admin")
