@@ -87,6 +87,7 @@ def restore_command(src: Path, yes: bool) -> None:
     with unit_of_work(db.session()) as session:
         audit.record(session, "cli", "backup.restored", f"backup:{src.name}",
                      f"made {restored.made_at.isoformat(timespec='seconds')}")
+        backups.record_restored(session, restored)
     click.echo(f"Restored {target} from the backup made {_when(restored.made_at, zone)}. "
                "Run flask --app kiosk init-db (it upgrades a backup made by an older "
                "version, and changes nothing otherwise), then start the web app.")

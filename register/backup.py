@@ -115,12 +115,23 @@ def last_backup(session: Session) -> LastBackup | None:
 
 def record_backup(session: Session, made: BackupMade, now: datetime, actor: str) -> None:
     """Remember the backup for the status page, with an audit entry (no personal data in it)."""
-    setting = session.get(Setting, LAST_BACKUP) or Setting(key=LAST_BACKUP)
-    setting.value = json.dumps({"at": now.astimezone(UTC).isoformat(), "path": str(made.path),
-                                "bytes": made.size_bytes})
-    session.add(setting)
+    _remember(session, LastBackup(now, str(made.path), made.size_bytes))
     audit.record(session, actor, "backup.made", f"backup:{made.path.name}",
                  f"{made.size_bytes} bytes in {made.path.parent}")
+
+
+def record_restored(session: Session, restored: Restored) -> None:
+    """After a restore, the backup it came from is the last one there is (the restored
+    register's own record predates it): the status page counts its age from then."""
+    _remember(session, LastBackup(restored.made_at, str(restored.source),
+                                  restored.source.stat().st_size))
+
+
+def _remember(session: Session, last: LastBackup) -> None:
+    setting = session.get(Setting, LAST_BACKUP) or Setting(key=LAST_BACKUP)
+    setting.value = json.dumps({"at": last.at.astimezone(UTC).isoformat(), "path": last.path,
+                                "bytes": last.size_bytes})
+    session.add(setting)
 
 
 # --- making a backup -------------------------------------------------------------------------

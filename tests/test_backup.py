@@ -253,6 +253,9 @@ def test_the_commands_back_up_record_it_and_restore_only_when_confirmed(
     assert restored.exit_code == 0, restored.output
     assert "Restored " in restored.output
     assert people_named(app, "Added Later") == 0
+    with app.app_context(), Session(create_engine(app.config["SQLALCHEMY_DATABASE_URI"])) as s:
+        after = backups.last_backup(s)  # the status page's "last backup": the file restored
+        assert after is not None and after.path == str(path)
 
 
 def people_named(app, name: str) -> int:
