@@ -89,6 +89,9 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+KIOSK_RETRY_SECONDS = 10
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.is_json
 
@@ -103,8 +106,12 @@ def _answer(error: HTTPException) -> Any:
     if code == 500:
         # Nothing to undo: a failed unit of work has rolled back, and a read ends with the
         # request (Flask-SQLAlchemy removes the session).
-        return render_template("error.html", title="Something went wrong",
-                               message="Nothing was saved. Please try again."), 500
+        page = render_template("error.html", title="Something went wrong",
+                               message="Nothing was saved. Please try again.")
+        if request.path == "/kiosk" or request.path.startswith("/kiosk/"):
+            # Nobody at a kiosk can press reload: the touchscreen asks again by itself.
+            return page, 500, {"Refresh": str(KIOSK_RETRY_SECONDS)}
+        return page, 500
     return error
 
 

@@ -604,6 +604,7 @@ def test_a_failure_under_the_api_is_a_json_500_and_a_page_an_html_one(app_config
 
     app.add_url_rule("/api/v1/broken", "api_broken", broken)
     app.add_url_rule("/broken", "page_broken", broken)
+    app.add_url_rule("/kiosk/broken", "kiosk_broken", broken)
     client = app.test_client()
     response = client.get("/api/v1/broken")
     assert response.status_code == 500
@@ -612,6 +613,10 @@ def test_a_failure_under_the_api_is_a_json_500_and_a_page_an_html_one(app_config
     response = client.get("/broken")
     assert response.status_code == 500 and response.mimetype == "text/html"
     assert "Nothing was saved. Please try again." in response.get_data(as_text=True)
+    assert "Refresh" not in response.headers  # someone at a desk can reload
+    # Nobody at a kiosk can: its touchscreen asks again by itself.
+    response = client.get("/kiosk/broken")
+    assert response.status_code == 500 and response.headers["Refresh"] == "10"
 
 
 def test_pages_keep_their_html_error_pages(office):

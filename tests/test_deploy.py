@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +206,43 @@ def test_install_refuses_an_unknown_option(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 1 and "unknown option --colour" in done.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_caddy_validates_the_shipped_caddyfile(tmp_path: Path) -> None:
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text((ROOT / "deploy/caddy/Caddyfile").read_text())
+    done = subprocess.run(["caddy", "validate", "--config", str(caddyfile), "--adapter",
+                           "caddyfile"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_caddy_tells_the_kiosk_to_try_again_while_the_web_app_is_down(tmp_path: Path) -> None:
+    """The shipped site block, over plain HTTP on a free port, with nothing behind it: the
+    touchscreen gets a sentence and Refresh; other pages get Caddy's bad gateway."""
+    port, dead = free_port(), free_port()
+    site = (ROOT / "deploy/caddy/Caddyfile").read_text()
+    site = re.sub(r"^phones\.school\.example raspberrypi\.local \{", f"http://127.0.0.1:{port} {{",
+                  site, flags=re.M)
+    site = site.replace("\ttls internal\n", "").replace("127.0.0.1:8000", f"127.0.0.1:{dead}")
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text("{\n\tadmin off\n}\n" + site)
+    caddy = subprocess.Popen(["caddy", "run", "--config", str(caddyfile), "--adapter",
+                              "caddyfile"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        kiosk = None
+        for _ in range(100):
+            try:
+                kiosk = request(port, "GET", "/kiosk", {})
+                break
+            except OSError:
+                if caddy.poll() is not None:
+                    pytest.fail(caddy.stderr.read().decode()[-2000:] if caddy.stderr else "")
+                time.sleep(0.1)
+        assert kiosk is not None, "caddy did not answer"
+        status, headers, text = kiosk
+        assert status == 503 and headers["Refresh"] == "10"
+        assert "tries again by itself" in text
+        assert request(port, "GET", "/office/", {})[0] == 502
+    finally:
+        caddy.terminate()
+        caddy.wait(timeout=10)
