@@ -31,6 +31,8 @@ from register.models import (
     Person,
     PolicyAcknowledgement,
     User,
+    incident_devices,
+    incident_people,
 )
 
 
@@ -108,6 +110,10 @@ def forget(session: Session, person: Person, redact_with: AuditEvent | None = No
     execute(session, delete(ExceptionRequest).where(ExceptionRequest.id.in_(found.request_ids)))
     execute(session, delete(PolicyAcknowledgement)
             .where(PolicyAcknowledgement.id.in_(found.acknowledgement_ids)))
+    # An incident stays (it may be about others too); the link to them and their phones goes.
+    execute(session, delete(incident_devices)
+            .where(incident_devices.c.device_id.in_(found.device_ids)))
+    execute(session, delete(incident_people).where(incident_people.c.person_id == person.id))
     execute(session, delete(Device).where(Device.id.in_(found.device_ids)))
     execute(session, delete(Person).where(Person.id == person.id))
     session.expunge(person)

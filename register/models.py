@@ -16,12 +16,14 @@ from sqlalchemy import (
     DDL,
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     Time,
     TypeDecorator,
@@ -626,3 +628,44 @@ class ExceptionWeek(Base):
     declined: Mapped[int] = mapped_column(Integer)
     lapsed: Mapped[int] = mapped_column(Integer)
     pending: Mapped[int] = mapped_column(Integer)
+
+
+# --- incidents under the phone policy ------------------------------------------------------
+
+incident_people = Table(
+    "incident_people", Base.metadata,
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
+    Column("person_id", ForeignKey("people.id"), primary_key=True, index=True),
+)
+incident_devices = Table(
+    "incident_devices", Base.metadata,
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True),
+    Column("device_id", ForeignKey("devices.id"), primary_key=True, index=True),
+)
+
+
+class Incident(Base):
+    """Something the phone policy asks staff to "report and record" (register/incidents.py):
+    not a safeguarding concern, which goes to the school's own system and the DSL."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    location: Mapped[str] = mapped_column(String(120), default="")
+    what_happened: Mapped[str] = mapped_column(Text)
+    reported_by: Mapped[str] = mapped_column(String(120))  # who told the school, as typed
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action_taken: Mapped[str] = mapped_column(Text, default="")
+    action_by: Mapped[str] = mapped_column(String(120), default="")
+    escalated_to: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open, closed
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    recorded_by: Mapped[User | None] = relationship()
+    people: Mapped[list[Person]] = relationship(secondary=incident_people,
+                                                order_by="Person.name")
+    devices: Mapped[list[Device]] = relationship(secondary=incident_devices,
+                                                 order_by="Device.id")
