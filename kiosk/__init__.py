@@ -80,6 +80,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     backup_cli.init_app(app)
     from kiosk import status_views  # is everything working? (issue 12)
     status_views.init_app(app)
+    from kiosk import incidents  # the policy's incident log (issue 13)
+    app.register_blueprint(incidents.bp)
     _template_helpers(app)
     headers.init_app(app)
     return app

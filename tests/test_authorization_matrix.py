@@ -99,6 +99,11 @@ ALLOWED.update({
 })
 # Issue 12: is everything working? (kiosk/status_views.py).
 ALLOWED.update({"status_views.status_page": ADMINS})
+# Issue 13: the incident log (kiosk/incidents.py); the office sees only what it recorded.
+ALLOWED.update(dict.fromkeys((
+    "incidents.index", "incidents.new", "incidents.record", "incidents.show",
+    "incidents.action", "incidents.close", "incidents.reopen",
+), STAFF))
 
 
 def _routes() -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ from register import incidents
 from register.errors import NotFound, ValidationError
 from register.incidents import Filters, IncidentDetails
 from register.models import AuditEvent, Incident, User, incident_people
-from tests.conftest import FAST_HASH
+from tests.conftest import FAST_HASH, PASSWORD, pair_browser
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
@@ -126,3 +126,63 @@ def test_links_are_counted(session, school):
     session.commit()
     assert session.scalar(select(func.count()).select_from(incident_people)) == 1
     assert session.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+def _signed_in(app, username: str):
+    client = app.test_client()
+    assert client.post("/login", data={"username": username,
+                                       "password": PASSWORD}).status_code == 302
+    return client
+
+
+def _form(school, **changes) -> dict[str, object]:
+    an_hour_ago = (datetime.now(LONDON) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    values = {"kind": "refused_deposit", "occurred_at": an_hour_ago,
+              "location": "Staff room", "what_happened": "Would not deposit at 8:30.",
+              "reported_by": "Office", "person_ids": [str(school.alice.id)]}
+    return {**values, **changes}
+
+
+def test_the_form_says_safeguarding_goes_elsewhere_and_records(app, web_school):
+    office = _signed_in(app, "office")
+    form = office.get("/incidents/new")
+    assert form.status_code == 200
+    assert SAFEGUARDING in form.get_data(as_text=True).replace("&#39;", "'")
+    refused = office.post("/incidents/new", data=_form(web_school, what_happened=""))
+    assert refused.status_code == 422
+    assert "Say what happened, briefly." in refused.get_data(as_text=True)
+    recorded = office.post("/incidents/new", data=_form(web_school), follow_redirects=True)
+    page = recorded.get_data(as_text=True)
+    assert "Refusal to deposit a phone" in page and "Alice Adams" in page
+    assert "Would not deposit at 8:30." in page
+
+
+def test_the_office_cannot_open_an_incident_it_did_not_record(app, web_school):
+    slt = _signed_in(app, "slt")
+    made = slt.post("/incidents/new", data=_form(web_school))
+    ident = made.headers["Location"].rsplit("/", 1)[-1]
+    office = _signed_in(app, "office")
+    refused = office.get(f"/incidents/{ident}")
+    assert refused.status_code == 404
+    assert "the office sees only the incidents it recorded" in refused.get_data(as_text=True)
+    assert office.post(f"/incidents/{ident}/close").status_code == 404
+    assert "Alice" not in office.get("/incidents/").get_data(as_text=True)
+    admin = _signed_in(app, "admin")
+    assert "Alice Adams" in admin.get(f"/incidents/{ident}").get_data(as_text=True)
+    closing = admin.post(f"/incidents/{ident}/close")
+    assert closing.status_code == 422
+    assert "Record the action taken before closing" in closing.get_data(as_text=True)
+    admin.post(f"/incidents/{ident}/action", data={"action_taken": "Spoke to her",
+                                                   "action_by": "Head", "escalated_to": ""})
+    closed = admin.post(f"/incidents/{ident}/close", follow_redirects=True)
+    assert "Incident " + ident + " closed." in closed.get_data(as_text=True)
+
+
+def test_a_kiosk_is_refused(app, web_school):
+    client = app.test_client()
+    pair_browser(client)
+    answer = client.get("/incidents/")
+    assert answer.status_code in (302, 401, 403)
+    assert "Alice" not in answer.get_data(as_text=True)
