@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hardware.errors import HardwareError
+from hardware.fire import FireAlarmInput, open_fire_input
 from hardware.locks import LockBank, open_lock_bank
 from hardware.outbox import Entry, Outbox
 from hardware.readers import open_reader
@@ -62,6 +64,9 @@ class AgentSettings:
     read_timeout_seconds: float = 0.2  # how long a reader blocks: bounds how quickly we stop
     reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # kind -> options
     lock_options: dict[str, Any] = field(default_factory=dict)
+    fire: str | None = None  # the fire panel's contact: sim://NAME or gpio:CHIP:LINE[:nc]
+    fire_poll_seconds: float = 0.1
+    fire_hold_seconds: float = 2.0  # how long the contact must hold its new state to count
 
 
 class Backoff:
@@ -461,6 +466,71 @@ class Heartbeat:
         self._trouble = message
 
 
+# --- the fire alarm -------------------------------------------------------------------------
+
+class FireWatch:
+    """Watches the fire panel's contact and tells the web app, once per alarm, until it has
+    answered. What the school does then (open the lockers or not) is the server's setting."""
+
+    def __init__(self, spec: str, client: WebClient, stop: threading.Event, *,
+                 backoff: Backoff, poll_seconds: float = 0.1,
+                 opener: Callable[[str], FireAlarmInput] = open_fire_input) -> None:
+        self.spec = spec
+        self.fire_input: FireAlarmInput | None = None
+        self._client = client
+        self._stop = stop
+        self._backoff = backoff
+        self._poll = poll_seconds
+        self._opener = opener
+        self.unsent: list[dict[str, str]] = []  # alarms the web app has not yet answered
+        self._send_at = 0.0
+        self.thread = threading.Thread(target=self.run, name="fire", daemon=True)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._watch()
+            except ValueError as error:  # a spec that can never work
+                log.error("fire %s: %s", self.spec, error)
+                return
+            except (HardwareError, OSError) as error:
+                delay = self._backoff.next()
+                log.warning("fire %s: cannot read (%s); retrying in %s", self.spec,
+                            str(error).rstrip("."), seconds(delay))
+                self._stop.wait(delay)
+            finally:
+                if self.fire_input is not None:
+                    self.fire_input.close()
+                    self.fire_input = None
+
+    def _watch(self) -> None:
+        self.fire_input = self._opener(self.spec)
+        log.info("fire %s: connected (%s)", self.spec,
+                 "alarm" if self.fire_input.in_alarm else "normal")
+        self._backoff.reset()
+        while not self._stop.wait(self._poll):
+            if self.fire_input.poll():
+                self.unsent.append({"key": os.urandom(16).hex(),
+                                    "at": datetime.now(UTC).isoformat()})
+            if self.unsent and time.monotonic() >= self._send_at:
+                self._send()
+
+    def _send(self) -> None:
+        alarm = self.unsent[0]
+        try:
+            status, body = self._client.post("/api/v1/agent/fire-alarm", alarm)
+        except ServerUnreachable as error:
+            status, body = 0, {"message": str(error)}
+        if status == 200 or (400 <= status < 500 and status not in RETRY_STATUSES):
+            self.unsent.pop(0)
+            log.warning("fire alarm reported: %s", body.get("message", f"answer {status}"))
+            return
+        delay = min(self._backoff.next(), 5.0)  # a fire: keep trying often
+        self._send_at = time.monotonic() + delay
+        log.error("fire alarm NOT yet reported (%s); retrying in %s",
+                  body.get("message") or status, seconds(delay))
+
+
 # --- the agent -------------------------------------------------------------------------------
 
 class KioskAgent:
@@ -496,8 +566,15 @@ class KioskAgent:
         except Exception:
             self.outbox.close()
             raise
+        self.fire = (FireWatch(settings.fire, self.client, self.stopping,
+                               backoff=Backoff(settings.retry_first_seconds,
+                                               settings.retry_max_seconds),
+                               poll_seconds=settings.fire_poll_seconds,
+                               opener=lambda spec: open_fire_input(
+                                   spec, hold_seconds=settings.fire_hold_seconds))
+                     if settings.fire else None)
         self._threads = [*(r.thread for r in self.readers.values()), self.sender.thread,
-                         self.heartbeat.thread]
+                         self.heartbeat.thread, *([self.fire.thread] if self.fire else [])]
 
     @property
     def lock_bank(self) -> LockBank | None:
@@ -514,10 +591,11 @@ class KioskAgent:
         self._sender_wake.set()
 
     def start(self) -> KioskAgent:
-        log.info("kiosk agent: server %s, readers %s, locks %s, queue %s (%d waiting)",
+        log.info("kiosk agent: server %s, readers %s, locks %s, fire %s, queue %s (%d waiting)",
                  self.settings.server,
                  ", ".join(f"{k}={u}" for k, u in self.settings.readers.items()) or "none",
-                 self.settings.locks, self.settings.queue, len(self.outbox))
+                 self.settings.locks, self.settings.fire or "none", self.settings.queue,
+                 len(self.outbox))
         for thread in self._threads:
             thread.start()
         return self

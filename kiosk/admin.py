@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db, read_only_view
-from register import purge, retention, settings
+from register import fire, purge, retention, settings
 from register.db import read_only, unit_of_work
 from register.errors import ValidationError
 from register.exception_requests import CATEGORIES
@@ -34,7 +34,7 @@ def settings_form() -> str:
 
 RETENTION_FIELDS = tuple(kind.setting for kind in retention.KINDS)  # retention_deposits ...
 FIELDS = ("idle_minutes", "lifetime_hours", "rescan_guard_seconds", "kiosk_sound",
-          *RETENTION_FIELDS, retention.DPO_CONTACT)
+          *RETENTION_FIELDS, retention.DPO_CONTACT, fire.LOCKERS)
 
 
 def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
@@ -48,7 +48,8 @@ def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
                       "rescan_guard_seconds": str(kiosk.rescan_guard_seconds),
                       "kiosk_sound": settings.ON if kiosk.sound else settings.OFF,
                       **{kind.setting: str(kept.amount(kind.key)) for kind in retention.KINDS},
-                      retention.DPO_CONTACT: retention.dpo_contact(session)}
+                      retention.DPO_CONTACT: retention.dpo_contact(session),
+                      fire.LOCKERS: fire.lockers_choice(session)}
     zone = current_app.extensions["school_zone"]
     preview = (purge.purge(session, utc_now(), zone, dry_run=True)
                if request.args.get("preview") == "1" and not error else None)
@@ -56,7 +57,7 @@ def _settings_page(error: str = "", typed: dict[str, str] | None = None) -> str:
                            typed=typed, error=error, idle_range=settings.IDLE_MINUTES_RANGE,
                            lifetime_range=settings.LIFETIME_HOURS_RANGE,
                            guard_range=settings.RESCAN_GUARD_RANGE, kinds=retention.KINDS,
-                           dpo_limit=retention.DPO_CONTACT_LIMIT,
+                           dpo_limit=retention.DPO_CONTACT_LIMIT, fire_choices=fire.CHOICES,
                            last_purge=purge.last_run(session), preview=preview, zone=zone)
 
 
@@ -84,6 +85,8 @@ def settings_save() -> Any:
                 if kind.setting in request.form}, actor())
             if retention.DPO_CONTACT in request.form:
                 retention.put_dpo_contact(session, request.form[retention.DPO_CONTACT], actor())
+            if fire.LOCKERS in request.form:
+                fire.put_lockers_choice(session, request.form[fire.LOCKERS], actor())
     except ValidationError as error:
         typed = {name: request.form.get(name, "") for name in FIELDS}
         with read_only(db.session()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
@@ -13,7 +14,7 @@ from kiosk.answers import refused, refused_for
 from kiosk.auth import bearer_token
 from kiosk.extensions import csrf, db
 from kiosk.scanning import scan_response
-from register import kiosk_link, lock_commands
+from register import fire, kiosk_link, lock_commands
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.kiosks import kiosk_for_token
@@ -114,6 +115,33 @@ def command_result(command_id: int) -> Any:
     except RegisterError as error:
         return refused_for(error)
     return jsonify(id=command_id, status=status)
+
+
+@bp.route("/api/v1/agent/fire-alarm", methods=["POST"])
+@kiosk_token_required
+def fire_alarm() -> Any:
+    """The agent saw the fire panel go into alarm: ``{"key": "...", "at": "<ISO time>"}``.
+    Recorded, lockers opened or kept locked as the school chose, then the roll call printed."""
+    from kiosk.fire_alarm import print_roll_call
+
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
+        return refused("bad_request",
+                       'Send JSON like {"key": "...", "at": "2026-11-25T10:02:00Z"}.')
+    try:
+        seen_at = datetime.fromisoformat(str(payload.get("at") or ""))
+    except ValueError:
+        seen_at = None  # the agent's clock is only a hint: the alarm is never refused for it
+    if seen_at is not None and seen_at.tzinfo is None:
+        seen_at = None
+    try:
+        with unit_of_work(db.session()) as session:
+            outcome = fire.report_alarm(session, g.kiosk_id, payload["key"], seen_at)
+    except RegisterError as error:
+        return refused_for(error)
+    printed = "" if outcome.repeat else print_roll_call(outcome.kiosk)
+    return jsonify(outcome="recorded", repeat=outcome.repeat, opened=outcome.opened,
+                   message=f"{outcome.message} {printed}".strip())
 
 
 @bp.route("/healthz")

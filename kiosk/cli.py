@@ -188,10 +188,13 @@ def write_secret(path: Path, secret: str) -> None:
                    "auto_close_after=8 (sim).")
 @click.option("--heartbeat", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Seconds between heartbeats.")
+@click.option("--fire", envvar="KIOSK_FIRE", metavar="SPEC",
+              help="The fire panel's contact: gpio:CHIP:LINE[:nc] or sim://NAME.  "
+                   "[env KIOSK_FIRE]")
 def reader(scanner: str | None, rfid: str | None, locks: str, lockers: int, server: str,
            token: str | None, token_file: Path | None, queue: Path | None,
            scanner_options: tuple[str, ...], rfid_options: tuple[str, ...],
-           lock_options: tuple[str, ...], heartbeat: float) -> None:
+           lock_options: tuple[str, ...], heartbeat: float, fire: str | None) -> None:
     """Run the kiosk agent: read the scanner and badge reader, drive the locks.
 
     One agent per kiosk, beside (not inside) the web app: it owns the serial ports and sends
@@ -204,14 +207,17 @@ def reader(scanner: str | None, rfid: str | None, locks: str, lockers: int, serv
     if not token:
         raise click.UsageError("Give the kiosk's token: --token, --token-file, or KIOSK_TOKEN.")
     readers = {kind: url for kind, url in (("scanner", scanner), ("rfid", rfid)) if url}
-    if not readers and locks == "none":
-        raise click.UsageError("Nothing to do: give --scanner, --rfid and/or --locks.")
+    if not readers and locks == "none" and not fire:
+        raise click.UsageError("Nothing to do: give --scanner, --rfid, --locks and/or --fire.")
+    if fire and not fire.startswith(("sim://", "gpio:")):
+        raise click.BadParameter(f"{fire!r}: use gpio:CHIP:LINE[:nc] or sim://NAME.",
+                                 param_hint="--fire")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
     settings = AgentSettings(
         token=token, server=server, readers=readers, locks=locks, lockers=lockers,
         queue=queue or Path(current_app.instance_path) / "agent-queue.sqlite3",
-        heartbeat_seconds=heartbeat, lock_options=driver_options(lock_options),
+        heartbeat_seconds=heartbeat, lock_options=driver_options(lock_options), fire=fire,
         reader_options={"scanner": driver_options(scanner_options),
                         "rfid": driver_options(rfid_options)})
     try:

@@ -43,6 +43,8 @@ def from_environment(instance_path: str) -> dict[str, object]:
         "TIME_ZONE": env.get("TIME_ZONE", "Europe/London"),
         "KIOSK_IDLE_SECONDS": int(env.get("KIOSK_IDLE_SECONDS", "8")),
         "PUBLIC_URL": env.get("PUBLIC_URL", "").strip(),
+        # The CUPS printer the fire roll call goes to (kiosk/fire_alarm.py); empty: lp's default.
+        "FIRE_PRINTER": env.get("FIRE_PRINTER", "").strip(),
         "SESSION_COOKIE_SAMESITE": "Lax",
         # A kiosk page stays open for days: its CSRF token lives as long as its session.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import joinedload
 
 from kiosk.auth import actor, roles_required
 from kiosk.extensions import db
-from register import audit, duty, exception_requests, kiosk_link, notify
+from register import audit, duty, exception_requests, fire, kiosk_link, notify
 from register.db import read_only, unit_of_work
 from register.errors import RegisterError
 from register.exception_requests import APPROVED, CATEGORIES, DECLINED, REVOKED, Window
@@ -249,10 +249,11 @@ def _page(now: datetime, zone: tzinfo, errors: dict[int, dict[str, str]], proble
     problem = problem or "; ".join(e["message"] for i, e in errors.items() if i not in shown)
     audit.record(db.session(), actor(), "slt.now.view",
                  detail=f"{len(pending)} pending, {len(approved)} approved, {len(rows)} on duty")
+    alarm = fire.current_alarm(db.session())
     return render_template(
-        "slt/now.html", pending=pending, approved=approved, rows=rows, deposits=deposits,
-        alerts=alerts, with_doors=kiosk_link.any_agent(db.session()), errors=errors,
-        problem=problem, title=_title(len(pending)),
+        "slt/now.html", fire_alarm=alarm, pending=pending, approved=approved, rows=rows,
+        deposits=deposits, alerts=alerts, with_doors=kiosk_link.any_agent(db.session()),
+        errors=errors, problem=problem, title=_title(len(pending)),
         in_effect=sum(c.in_effect for c in approved),
         gaps=sum(r.state in ("gap", "due") for r in rows),
         poll_seconds=current_app.config.get("SLT_POLL_SECONDS", POLL_SECONDS))
@@ -290,6 +291,15 @@ def pending_json() -> Any:
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/fire-alarm/clear", methods=["POST"])
+def fire_alarm_clear() -> Any:
+    """The alarm is over: the banner goes from every SLT screen (audited)."""
+    with unit_of_work(db.session()) as session:
+        cleared = fire.clear_alarm(session, actor())
+    flash("Fire alarm cleared." if cleared else "There was no fire alarm to clear.")
+    return redirect(url_for("slt.now"))
 
 
 # --- decisions -----------------------------------------------------------------------------

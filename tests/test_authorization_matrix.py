@@ -99,6 +99,8 @@ ALLOWED.update({
 })
 # Issue 12: is everything working? (kiosk/status_views.py).
 ALLOWED.update({"status_views.status_page": ADMINS})
+# Issue 13: the fire alarm, reported by a kiosk's agent and cleared by SLT (register/fire.py).
+ALLOWED.update({"api.fire_alarm": AGENT, "slt.fire_alarm_clear": SLT_STAFF})
 # Issue 13: the incident log (kiosk/incidents.py); the office sees only what it recorded.
 ALLOWED.update(dict.fromkeys((
     "incidents.index", "incidents.new", "incidents.record", "incidents.show",
