@@ -284,6 +284,18 @@ def simulate_scan(code: str, reader: str) -> None:
     _send_simulated(reader, code.encode() + b"\r", f"Scanned {code}")
 
 
+@simulate.command("fire")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--input", "name", default="fire", show_default=True,
+              help="Name of the sim:// fire input.")
+def simulate_fire(state: str, name: str) -> None:
+    """Put the simulated fire panel's contact into alarm (on) or back to normal (off)."""
+    from hardware.fire import ALARM, NORMAL
+
+    _send_simulated(name, ALARM if state == "on" else NORMAL,
+                    "Fire alarm raised" if state == "on" else "Fire alarm ended")
+
+
 @simulate.command("codes")
 @with_appcontext
 def simulate_codes() -> None:

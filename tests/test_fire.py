@@ -284,3 +284,16 @@ def test_the_admin_chooses_open_or_keep_locked(app: Any, client: Any, auth: Any,
     assert "Fire alarm: choose whether" in answer.get_data(as_text=True)
     with app.app_context():
         assert fire.lockers_choice(db.session()) == fire.OPEN
+
+
+def test_flask_simulate_fire_sets_and_clears_the_running_agents_twin(
+        runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIOSK_SIM_DIR", str(tmp_path))
+    with open_fire_input("sim://fire", hold_seconds=0) as contact:
+        result = runner.invoke(args=["simulate", "fire", "on"])
+        assert result.exit_code == 0 and "Fire alarm raised on sim://fire." in result.output
+        assert contact.poll()
+        runner.invoke(args=["simulate", "fire", "off"])
+        assert not contact.poll() and not contact.in_alarm
+    result = runner.invoke(args=["simulate", "fire", "on"])
+    assert result.exit_code == 1 and "is the kiosk agent running?" in result.output
