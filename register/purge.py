@@ -11,6 +11,8 @@ What goes, by kind:
   locker, which keeps it until the phone is collected.
 - **exceptions**: requests made before the cutoff whose window ended before the cutoff's
   date (no longer in force), with their decisions.
+- **incidents**: incidents closed before the cutoff, with their links to the people and
+  devices involved. An incident still open is never removed, however old.
 - **leavers**: people marked as left before the cutoff, with everything about them
   (``register.forget``); the details of audit entries about their records are blanked, with
   this purge's own entry as the reason. Someone whose phone is still in a locker waits.
@@ -54,11 +56,14 @@ from register.models import (
     DutyPeriod,
     ExceptionDecision,
     ExceptionRequest,
+    Incident,
     KioskEvent,
     LockCommand,
     Person,
     ScanReceipt,
     UserSession,
+    incident_devices,
+    incident_people,
 )
 from register.scans import KEEP_RECEIPTS_FOR
 
@@ -177,6 +182,8 @@ def _plan(session: Session, rules: retention.Retention, now: datetime, zone: tzi
                                                    events["decision"])}
     plan.requests_going = set(session.scalars(select(ExceptionRequest.id)
                                               .where(events["request"])))
+    plan.kinds["incidents"] = {"incident": _count(session, Incident,
+                                                  _old_incident(cutoffs["incidents"]))}
     _plan_leavers(session, plan, zone)
     counters = throttle.purge(session, now, cutoffs["login_failures"], dry_run=True)
     plan.kinds["login_failures"] = {
@@ -238,6 +245,18 @@ def _event_conditions(cutoffs: dict[str, datetime], zone: tzinfo,
     }
 
 
+def _old_incident(cutoff: datetime) -> ColumnElement[bool]:
+    """Incidents closed before the cutoff; one still open (closed_at NULL) stays."""
+    return (Incident.status == "closed") & (Incident.closed_at < cutoff)
+
+
+def _remove_incidents(session: Session, cutoff: datetime) -> int:
+    going = select(Incident.id).where(_old_incident(cutoff))
+    for links in (incident_people, incident_devices):
+        deleted(session, delete(links).where(links.c.incident_id.in_(going)))
+    return deleted(session, delete(Incident).where(_old_incident(cutoff)))
+
+
 def _old_session(cutoff: datetime) -> ColumnElement[bool]:
     """Sign-ins that ended before the cutoff, or were last used before it (none lasts more
     than a day): their times and network address are of no more use than a failed one's."""
@@ -272,6 +291,7 @@ def _remove_events(session: Session, plan: _Plan, zone: tzinfo, now: datetime,
     decisions = gone(ExceptionDecision, events["decision"])
     removed["exceptions"] = {"request": gone(ExceptionRequest, events["request"]),
                              "decision": decisions}
+    removed["incidents"] = {"incident": _remove_incidents(session, plan.cutoffs["incidents"])}
     counters = throttle.purge(session, now, plan.cutoffs["login_failures"])
     removed["login_failures"] = {
         "failed sign-in": counters.failures,

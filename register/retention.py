@@ -56,6 +56,11 @@ KINDS: tuple[Kind, ...] = (
          "requests to keep a phone on duty, their reasons, and every SLT decision",
          MONTHS, 13, 1, 84,
          "a school year and a term, for the annual review"),
+    Kind("incidents", "Incidents",
+         "incidents recorded under the phone policy, with the people and phones involved "
+         "and the action taken; an incident still open is kept until it is closed",
+         MONTHS, 13, 1, 84,
+         "a school year and a term, for the annual review"),
     Kind("leavers", "People who have left, with their phones",
          "the register entry and phones of someone marked as left, and everything above "
          "about them", DAYS, 30, 1, 365,

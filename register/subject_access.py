@@ -26,6 +26,10 @@ missing value is ``null``. Top level:
   ``requester_told_at``, ``decisions`` (each ``at``, ``by``, ``action``, ``note``).
 - ``policy_acknowledgements``: ``policy_title``, ``policy_version``, ``policy_adopted_on``,
   ``at``, ``via``, ``kiosk``, ``recorded_by``.
+- ``incidents`` (incident log entries they are linked to; other people involved are not
+  named): ``id``, ``kind``, ``occurred_at``, ``location``, ``what_happened``,
+  ``reported_by``, ``recorded_at``, ``recorded_by``, ``action_taken``, ``action_by``,
+  ``escalated_to``, ``status``, ``closed_at``, ``their_phones`` (label codes).
 - ``audit_entries_about_them``: ``id``, ``at``, ``actor``, ``action``, ``subject``,
   ``detail`` (entries about the person, their phones, their requests and their account).
 - ``user_accounts`` (an office, SLT or admin account linked to them; usually none or one):
@@ -46,6 +50,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from register import forget
 from register.exception_requests import CATEGORIES, DAY_NAMES
+from register.incidents import KINDS as INCIDENT_KINDS
 from register.models import (
     AuditEvent,
     Category,
@@ -54,6 +59,7 @@ from register.models import (
     DutyPeriod,
     ExceptionDecision,
     ExceptionRequest,
+    Incident,
     Kiosk,
     Locker,
     Person,
@@ -167,6 +173,24 @@ class AcknowledgementRecord:
 
 
 @dataclass(frozen=True)
+class IncidentRecord:
+    id: int
+    kind: str
+    occurred_at: datetime
+    location: str
+    what_happened: str
+    reported_by: str
+    recorded_at: datetime
+    recorded_by: str | None
+    action_taken: str
+    action_by: str
+    escalated_to: str
+    status: str
+    closed_at: datetime | None
+    their_phones: list[str]
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     id: int
     at: datetime
@@ -208,6 +232,7 @@ class SubjectAccess:
     duty_periods: list[DutyRecord]
     exception_requests: list[RequestRecord]
     policy_acknowledgements: list[AcknowledgementRecord]
+    incidents: list[IncidentRecord]
     audit_entries_about_them: list[AuditRecord]
     user_accounts: list[AccountRecord]
 
@@ -219,6 +244,7 @@ class SubjectAccess:
             "exception requests": len(self.exception_requests),
             "decisions": sum(len(r.decisions) for r in self.exception_requests),
             "policy acknowledgements": len(self.policy_acknowledgements),
+            "incidents": len(self.incidents),
             "audit entries about them": len(self.audit_entries_about_them),
             "user accounts": len(self.user_accounts),
             "sign-in sessions": sum(len(a.sessions) for a in self.user_accounts),
@@ -285,6 +311,7 @@ def subject_access(session: Session, person: Person, made_by: str, now: datetime
             .order_by(DutyPeriod.started_at, DutyPeriod.id))],
         exception_requests=_requests(session, person),
         policy_acknowledgements=_acknowledgements(session, person, kiosks),
+        incidents=_incidents(session, person),
         audit_entries_about_them=[entry for entry in audit if entry.actor not in usernames],
         user_accounts=[_account(session, user, [e for e in audit if e.actor == user.username])
                        for user in accounts],
@@ -346,6 +373,18 @@ def _acknowledgements(session: Session, person: Person, kiosks: dict[int, str],
     return [AcknowledgementRecord(a.policy_version.title, a.policy_version.version,
                                   a.policy_version.adopted_on, a.at, a.via,
                                   kiosks.get(a.kiosk_id or 0), a.recorded_by) for a in found]
+
+
+def _incidents(session: Session, person: Person) -> list[IncidentRecord]:
+    found = session.scalars(
+        select(Incident).where(Incident.people.contains(person))
+        .options(selectinload(Incident.devices), selectinload(Incident.recorded_by))
+        .order_by(Incident.occurred_at, Incident.id))
+    return [IncidentRecord(
+        i.id, INCIDENT_KINDS.get(i.kind, i.kind), i.occurred_at, i.location, i.what_happened,
+        i.reported_by, i.recorded_at, i.recorded_by.username if i.recorded_by else None,
+        i.action_taken, i.action_by, i.escalated_to, i.status, i.closed_at,
+        [d.label_code for d in i.devices if d.owner_id == person.id]) for i in found]
 
 
 def _audit_entries(session: Session, ids: list[int]) -> list[AuditRecord]:

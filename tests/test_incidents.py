@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from register import incidents
+from register import incidents, purge
 from register.errors import NotFound, ValidationError
 from register.incidents import Filters, IncidentDetails
-from register.models import AuditEvent, Incident, User, incident_people
+from register.models import AuditEvent, Incident, Person, User, incident_people
+from register.subject_access import subject_access
 from tests.conftest import FAST_HASH, PASSWORD, pair_browser
 
 LONDON = ZoneInfo("Europe/London")
@@ -186,3 +187,40 @@ def test_a_kiosk_is_refused(app, web_school):
     answer = client.get("/incidents/")
     assert answer.status_code in (302, 401, 403)
     assert "Alice" not in answer.get_data(as_text=True)
+
+
+# --- retention and subject access ---------------------------------------------------------------
+
+def test_a_closed_incident_goes_after_13_months_and_an_open_one_stays(session, school):
+    users = _users(session)
+    old = incidents.record_incident(session, _details(school), users["slt"], NOW)
+    still_open = incidents.record_incident(session, _details(school), users["slt"], NOW)
+    recent = incidents.record_incident(session, _details(school), users["slt"], NOW)
+    for incident, closed_on in ((old, NOW), (recent, NOW + timedelta(days=200))):
+        incidents.update_action(session, incident, users["slt"], "Spoke to Bob", "Head", "",
+                                closed_on)
+        incidents.close(session, incident, users["slt"], closed_on)
+    session.commit()
+    fourteen_months_on = NOW + timedelta(days=14 * 31)
+    dry = purge.purge(session, fourteen_months_on, LONDON, dry_run=True)
+    assert dry.kind("incidents").removed == {"incident": 1}
+    session.rollback()
+    report = purge.purge(session, fourteen_months_on, LONDON)
+    session.commit()
+    assert report.kind("incidents").removed == {"incident": 1}
+    left = session.scalars(select(Incident.id).order_by(Incident.id)).all()
+    assert left == [still_open.id, recent.id]
+    linked = session.scalars(select(incident_people.c.incident_id)).all()
+    assert sorted(linked) == [still_open.id, recent.id]
+
+
+def test_subject_access_holds_their_incidents(session, school):
+    users = _users(session)
+    incident = incidents.record_incident(session, _details(school), users["office"], NOW)
+    session.commit()
+    export = subject_access(session, session.get_one(Person, school.bob.id), "admin",
+                            NOW).as_json()
+    [held] = export["incidents"]
+    assert held["id"] == incident.id and held["kind"] == "Phone used on duty"
+    assert held["what_happened"] == "Seen using a phone in the playground on duty."
+    assert held["their_phones"] == [school.bob_phone.label_code]

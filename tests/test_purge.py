@@ -154,6 +154,7 @@ def test_the_purge_removes_what_is_past_keeping_and_nothing_else(session, school
     assert removed(report) == {
         "deposits": {"deposit": 30, "duty period": 31},  # the fortnight's, and Erin's stale one
         "exceptions": {"request": 8, "decision": 12},
+        "incidents": {},
         "leavers": {"person": 1, "phone": 1, "deposit": 1, "duty period": 1, "request": 1},
         "login_failures": {"failed sign-in": 1, "ended sign-in session": 2},
         "operational": {"kiosk event": 1, "lock command": 8},
@@ -180,7 +181,8 @@ def test_the_purge_removes_what_is_past_keeping_and_nothing_else(session, school
         [purged] = session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.purge"))
         assert purged.id == report.entry_id and purged.actor == "cli" and purged.at == NOW
         assert purged.detail.startswith("deposits: 30 deposits, 31 duty periods; exceptions: "
-                                        "8 requests, 12 decisions; leavers: 1 person, 1 phone,")
+                                        "8 requests, 12 decisions; incidents: nothing; leavers: "
+                                        "1 person, 1 phone,")
         assert "Frank" not in purged.detail
 
 

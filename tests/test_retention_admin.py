@@ -107,8 +107,9 @@ def test_the_purge_command_prints_a_line_per_kind_and_is_audited(app, runner, we
     done = runner.invoke(args=["purge"])
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
-    assert [line.split(":")[0] for line in lines][:7] == [
-        "deposits", "exceptions", "leavers", "login_failures", "operational", "audit", "totals"]
+    assert [line.split(":")[0] for line in lines][:8] == [
+        "deposits", "exceptions", "incidents", "leavers", "login_failures", "operational",
+        "audit", "totals"]
     assert "login_failures: removed 3 failed sign-ins" in done.output
     [entry] = audited(app, purge.ACTION)
     assert entry.actor == "cli" and "login_failures: 3 failed sign-ins" in entry.detail

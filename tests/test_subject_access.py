@@ -29,7 +29,7 @@ from tests.pdf_tools import flat, reader
 LONDON = ZoneInfo("Europe/London")
 TOP_KEYS = ["format", "format_version", "made_at", "made_by", "person", "phones", "deposits",
             "duty_periods", "exception_requests", "policy_acknowledgements",
-            "audit_entries_about_them", "user_accounts"]
+            "incidents", "audit_entries_about_them", "user_accounts"]
 
 
 def _bob(session: Session, school) -> Person:
@@ -65,7 +65,7 @@ def test_the_export_holds_every_kind_of_record_about_the_person(session, school)
     assert [e.action for e in account.audit_entries_by_them] == ["register.search"]
     assert export.counts() == {
         "phones": 2, "deposits": 1, "duty periods": 1, "exception requests": 2,
-        "decisions": 2, "policy acknowledgements": 1,
+        "decisions": 2, "policy acknowledgements": 1, "incidents": 0,
         "audit entries about them": len(export.audit_entries_about_them),
         "user accounts": 1, "sign-in sessions": 1, "audit entries by them": 1}
     # Nobody else's records: Alice's phone and entries are not in it.
