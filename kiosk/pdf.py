@@ -694,6 +694,15 @@ def subject_access_pdf(export: SubjectAccess, stamp: Stamp) -> bytes:
                     f"{a.policy_adopted_on:%d %b %Y})", f.sans), (when(a.at), f.sans),
                    (_joined(a.via, a.kiosk), f.sans), (a.recorded_by, f.sans)]
                    for a in export.policy_acknowledgements])
+    flow.table("Incidents", ["No.", "What and when", "What happened", "Action taken", "Status"],
+               [12, 44, 58, 46, 26], [[
+                   (str(i.id), f.sans),
+                   (_joined(i.kind, when(i.occurred_at), i.location), f.sans),
+                   (_joined(i.what_happened, f"reported by {i.reported_by}"), f.sans),
+                   (_joined(i.action_taken, i.action_by and f"by {i.action_by}",
+                            i.escalated_to and f"escalated to {i.escalated_to}"), f.sans),
+                   (i.status if i.status == "open" else f"closed {when(i.closed_at)}", f.sans)]
+                   for i in export.incidents])
     _audit_table(flow, "Audit entries about them", export.audit_entries_about_them, when)
     for account in export.user_accounts:
         flow.heading(f"User account: {account.username}")

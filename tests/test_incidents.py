@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk import data_subject
 from register import incidents, purge
 from register.errors import NotFound, ValidationError
 from register.incidents import Filters, IncidentDetails
 from register.models import AuditEvent, Incident, Person, User, incident_people
 from register.subject_access import subject_access
 from tests.conftest import FAST_HASH, PASSWORD, pair_browser
+from tests.pdf_tools import flat, reader
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
@@ -224,3 +226,8 @@ def test_subject_access_holds_their_incidents(session, school):
     assert held["id"] == incident.id and held["kind"] == "Phone used on duty"
     assert held["what_happened"] == "Seen using a phone in the playground on duty."
     assert held["their_phones"] == [school.bob_phone.label_code]
+    pdf = data_subject.export_pdf(subject_access(session, session.get_one(
+        Person, school.bob.id), "admin", NOW), "Test Primary School", LONDON)
+    text = " ".join(flat(page.extract_text()) for page in reader(pdf).pages)
+    assert "Incidents · 1" in text and "Phone used on duty" in text
+    assert "Seen using a phone in the playground on duty." in text
