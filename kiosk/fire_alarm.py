@@ -30,7 +30,7 @@ def roll_call_pdf(call: RollCall, stamp: pdf.Stamp) -> bytes:
     flow.text(f"{call.total} on site, {call.phones_in_lockers} phones in lockers. "
               "Tick each person as they are seen at the assembly point.")
     for group in call.groups:
-        flow.table(group.label, ["Seen", "Name", "Since", "Phones in lockers"],
+        flow.table(group.label, ["Seen", "Name", "Since", "Locker (bank)"],
                    [14, 70, 40, 62], [[
                        ("[   ]", f.mono), (person.name, f.bold),
                        (stamp.local(person.since, "%H:%M" if not person.earlier_day
