@@ -251,7 +251,8 @@ def _page(now: datetime, zone: tzinfo, errors: dict[int, dict[str, str]], proble
                  detail=f"{len(pending)} pending, {len(approved)} approved, {len(rows)} on duty")
     alarm = fire.current_alarm(db.session())
     return render_template(
-        "slt/now.html", fire_alarm=alarm, pending=pending, approved=approved, rows=rows,
+        "slt/now.html", fire_alarm=alarm, fire_alarm_key=fire_alarm_key(alarm),
+        pending=pending, approved=approved, rows=rows,
         deposits=deposits, alerts=alerts, with_doors=kiosk_link.any_agent(db.session()),
         errors=errors, problem=problem, title=_title(len(pending)),
         in_effect=sum(c.in_effect for c in approved),
@@ -276,6 +277,7 @@ def pending_json() -> Any:
     with read_only(session):
         cards = pending_cards(g.user, now, zone)
         body = {
+            "fire_alarm": fire_alarm_key(fire.current_alarm(session)),
             "count": len(cards),
             "title": f"{_title(len(cards))} · {current_app.config['SCHOOL_NAME']}",
             "requests": [{"id": c.request.id, "version": c.version,
@@ -291,6 +293,12 @@ def pending_json() -> Any:
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def fire_alarm_key(alarm: fire.AlarmFlag | None) -> str:
+    """What the tablet's poll compares with its page: when the alarm (the first since the
+    flag was cleared) went off, or "" when there is none."""
+    return "" if alarm is None else alarm.first.at.isoformat()
 
 
 @bp.route("/fire-alarm/clear", methods=["POST"])

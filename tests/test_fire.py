@@ -257,15 +257,19 @@ def test_every_slt_screen_shows_the_alarm_until_it_is_cleared(
         app: Any, client: Any, auth: Any, web_school: School, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    auth.login("slt")
+    assert client.get("/slt/pending.json").json["fire_alarm"] == ""  # a page left open...
     client.post("/api/v1/agent/fire-alarm", json={"key": "k1"},
                 headers={"Authorization": f"Bearer {web_school.staff_kiosk_token}"})
-    auth.login("slt")
+    polled = client.get("/slt/pending.json").json["fire_alarm"]  # ...learns of it at its poll
     page = client.get("/slt/").get_data(as_text=True)
+    assert polled and f'data-fire-alarm="{polled}"' in page  # and, reloaded, shows it
     assert "Fire alarm at" in page and "(Staff kiosk)" in page
     assert "/reports/roll-call?print=1" in page
     answer = client.post("/slt/fire-alarm/clear", follow_redirects=True)
     page = answer.get_data(as_text=True)
     assert "Fire alarm cleared." in page and "Fire alarm at" not in page
+    assert client.get("/slt/pending.json").json["fire_alarm"] == ""
     with app.app_context():
         [cleared] = actions(db.session(), "fire.alarm_cleared")
         assert cleared.actor == "slt"

@@ -79,6 +79,11 @@
     }
 
     function update(data) {
+      // A fire alarm raised or cleared since the page loaded: show (or drop) its banner now.
+      if ((data.fire_alarm || "") !== (root.dataset.fireAlarm || "")) {
+        window.location.reload();
+        return;
+      }
       document.title = data.title;
       root.querySelectorAll("[data-pending-count]").forEach((el) => { el.textContent = data.count; });
       empty.hidden = data.count > 0;
