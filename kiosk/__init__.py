@@ -82,6 +82,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     status_views.init_app(app)
     from kiosk import incidents  # the policy's incident log (issue 13)
     app.register_blueprint(incidents.bp)
+    from kiosk import evidence  # the evidence pack for an inspector (issue 13)
+    app.register_blueprint(evidence.bp)
     _template_helpers(app)
     headers.init_app(app)
     return app

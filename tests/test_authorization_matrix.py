@@ -106,6 +106,8 @@ ALLOWED.update(dict.fromkeys((
     "incidents.index", "incidents.new", "incidents.record", "incidents.show",
     "incidents.action", "incidents.close", "incidents.reopen",
 ), STAFF))
+# Issue 13: the evidence pack (kiosk/evidence.py).
+ALLOWED.update({"evidence.evidence_page": SLT_STAFF, "evidence.evidence_pdf": SLT_STAFF})
 
 
 def _routes() -> list[tuple[str, str, str]]:
