@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, render_template, request
+from reportlab.lib.units import mm
 
 from kiosk import pdf
 from kiosk.auth import actor, roles_required
@@ -92,32 +93,47 @@ def pack_pdf(pack: evidence.EvidencePack, stamp: pdf.Stamp, zone: tzinfo) -> byt
     flow.heading("The policy")
     flow.facts([("Current version", f"{version.title}, version {version.version} (adopted "
                  f"{version.adopted_on:%d %b %Y})" if version else "None published yet", sans)])
-    flow.table("Acknowledged the current version, by category (as it stands now)",
+    _table(flow, "Acknowledged the current version, by category (as it stands now)",
                ["Category", "People", "Acknowledged", "Not yet", "Share"], [60, 30, 32, 30, 34],
                [[(row.label, sans), (str(row.people), sans), (str(row.acknowledged), sans),
                  (str(row.not_yet), sans), (percent(row.rate), sans)]
-                for row in [*pack.coverage.rows, pack.coverage.total]])
-    flow.table("Compliance by week", ["Week", "Staff-days on duty", "Met the policy", "Rate"],
+                for row in [*pack.coverage.rows, pack.coverage.total]], total=True)
+    overall = pack.overall
+    _table(flow, "Compliance by week", ["Week", "Staff-days on duty", "Met the policy", "Rate"],
                [70, 40, 40, 36],
                [[(f"{w.starts_on:%a %d %b} to {w.ends_on:%a %d %b %Y}"
                   + (" (kept as totals)" if w.kept_as_totals else ""), sans),
                  (str(w.on_duty), sans), (str(w.compliant), sans), (percent(w.rate), sans)]
-                for w in [*pack.weeks, pack.overall]])
-    flow.table("Exceptions by category and outcome", ["Category", *(o.capitalize()
-               for o in OUTCOMES)], [46, 20, 20, 20, 20, 20, 20, 20],
+                for w in pack.weeks]
+               + [[("The whole period", sans), (str(overall.on_duty), sans),
+                   (str(overall.compliant), sans), (percent(overall.rate), sans)]], total=True)
+    _table(flow, "Exceptions by category and outcome", ["Category", *(o.capitalize()
+           for o in OUTCOMES)], [39, 23, 20, 20, 20, 22, 20, 22],
                [[(row.label, sans), *((str(getattr(row.outcomes, o)), sans) for o in OUTCOMES)]
                 for row in pack.exceptions]
                + [[("All", sans), *((str(getattr(pack.exception_totals, o)), sans)
-                                   for o in OUTCOMES)]])
-    flow.table("Incidents by kind and outcome", ["Kind", "Open", "Closed", "All"],
+                                   for o in OUTCOMES)]], total=True)
+    _table(flow, "Incidents by kind and outcome", ["Kind", "Open", "Closed", "All"],
                [96, 30, 30, 30],
                [[(row.label, sans), (str(row.open), sans), (str(row.closed), sans),
-                 (str(row.total), sans)] for row in [*pack.incidents, pack.incidents_total]])
+                 (str(row.total), sans)] for row in [*pack.incidents, pack.incidents_total]],
+           total=True)
     flow.table("Hardware faults: locker openings that failed, by kiosk", ["Kiosk", "Failed"],
                [120, 66], [[(row.kiosk, sans), (str(row.failed), sans)] for row in pack.faults],
                empty="None held.")
     flow.text(evidence.FAULTS_KEPT_NOTE + _held_since(pack, zone))
     return pdf.document_pdf(flow.blocks, stamp)
+
+
+def _table(flow: pdf._Flow, heading: str, titles: list[str], widths_mm: list[float],
+           rows: list[list[tuple[str, str]]], total: bool = False) -> None:
+    """A table whose last row (``total``) adds up the others: not counted in its heading."""
+    if not total:
+        flow.table(heading, titles, widths_mm, rows)
+        return
+    flow.table(heading, titles, widths_mm, rows[:-1])
+    flow.blocks.append(pdf._row([(text, flow.f.bold) for text, _ in rows[-1]],
+                                [width * mm for width in widths_mm]))
 
 
 def _held_since(pack: evidence.EvidencePack, zone: tzinfo) -> str:
