@@ -42,7 +42,8 @@ def roll_call_pdf(call: RollCall, stamp: pdf.Stamp) -> bytes:
                    [80, 46, 60], [[(p.name, f.sans), (stamp.local(p.since, "%a %d %b %H:%M"),
                                                       f.sans), (p.lockers, f.sans)]
                                   for p in call.may_have_gone])
-    return pdf.document_pdf(flow.blocks, stamp)
+    return pdf.document_pdf(flow.blocks, stamp, "Personal data: for the roll call during this "
+                            "alarm; shred it once everyone is accounted for.")
 
 
 def print_roll_call(kiosk_name: str) -> str:

@@ -618,7 +618,8 @@ def _draw_block(canvas: Canvas, block: _Block, top: float) -> None:
         canvas.line(MARGIN_X, top - block.height, A4_WIDTH - MARGIN_X, top - block.height)
 
 
-def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int) -> None:
+def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int,
+                    handling: str) -> None:
     f = fonts()
     canvas.setFillColorRGB(*INK)
     draw_text(canvas, A4_WIDTH / 2, A4_HEIGHT - 8 * mm, MARKING, f.bold, 9, "center")
@@ -626,9 +627,7 @@ def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int) -> No
     draw_text(canvas, A4_WIDTH - MARGIN_X, A4_HEIGHT - 16 * mm, stamp.title, f.bold, 13, "right")
     draw_text(canvas, MARGIN_X, A4_HEIGHT - 22 * mm, stamp.subtitle, f.sans, 9)
     canvas.setFillColorRGB(*MUTED)
-    draw_text(canvas, MARGIN_X, A4_HEIGHT - 27 * mm, "Personal data: give it only to the "
-              "person it is about (or whoever they have authorised), and keep no copy "
-              "longer than needed.", f.sans, 8)
+    draw_text(canvas, MARGIN_X, A4_HEIGHT - 27 * mm, handling, f.sans, 8)
     canvas.setFillColorRGB(*INK)
     draw_text(canvas, A4_WIDTH / 2, 8 * mm, MARKING, f.bold, 9, "center")
     canvas.setFillColorRGB(*MUTED)
@@ -637,13 +636,18 @@ def _document_frame(canvas: Canvas, stamp: Stamp, number: int, pages: int) -> No
     canvas.setFillColorRGB(*INK)
 
 
-def document_pdf(blocks: list[_Block], stamp: Stamp) -> bytes:
-    """The blocks as an A4 document with ``stamp`` on every page."""
+SUBJECT_ACCESS_HANDLING = ("Personal data: give it only to the person it is about (or whoever "
+                           "they have authorised), and keep no copy longer than needed.")
+
+
+def document_pdf(blocks: list[_Block], stamp: Stamp, handling: str) -> bytes:
+    """The blocks as an A4 document with ``stamp`` and ``handling`` (how to treat the paper:
+    one line under the title) on every page."""
     buffer = io.BytesIO()
     canvas = _a4_canvas(buffer, stamp)
     pages = _flow_pages(blocks)
     for number, page in enumerate(pages, start=1):
-        _document_frame(canvas, stamp, number, len(pages))
+        _document_frame(canvas, stamp, number, len(pages), handling)
         top = A4_HEIGHT - DOC_TOP
         for block in page:
             _draw_block(canvas, block, top)
@@ -721,7 +725,7 @@ def subject_access_pdf(export: SubjectAccess, stamp: Stamp) -> bytes:
     if not export.user_accounts:
         flow.heading("User account")
         flow.text("None: they do not sign in to the register.")
-    return document_pdf(flow.blocks, stamp)
+    return document_pdf(flow.blocks, stamp, SUBJECT_ACCESS_HANDLING)
 
 
 def _joined(*parts: str | None) -> str:

@@ -149,6 +149,8 @@ def test_the_pdf_parses_and_printing_is_audited(client, auth, pack_app):
     assert "OFFICIAL-SENSITIVE" in text and "Phone policy evidence pack" in text
     assert "Compliance by week" in text and "Incidents by kind and outcome" in text
     assert "by admin" in text
+    # How to treat the paper: counts for the review, not a subject access export.
+    assert "no names: for the annual review" in text and "give it only to the person" not in text
     with pack_app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).where(
             AuditEvent.action.like("report.evidence.%")).order_by(AuditEvent.id)).all()
