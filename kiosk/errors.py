@@ -22,12 +22,24 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from register.errors import refusal
+from register.errors import ValidationError, refusal
 from register.text import MAX_ID
 
 # Days anyone may ask about or choose: the register holds nothing before, and the calendar's
 # edge (where date arithmetic overflows into a 500) is far outside.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def typed_date(text: str, what: str) -> date:
+    """A date as a form sends it (YYYY-MM-DD), between FIRST_DAY and LAST_DAY; refused with a
+    sentence naming ``what`` ("the first day") otherwise."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(f"Enter {what} as a date.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(f"Choose {what} between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return day
 MAX_JSON_DEPTH = 32  # the deepest body anything sends is 3 ({"readers": {"rfid": {...}}})
 
 # A sentence for the errors anyone can cause; any other says what werkzeug says.

@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from kiosk.auth import roles_required
-from kiosk.errors import FIRST_DAY, LAST_DAY
+from kiosk.errors import FIRST_DAY, LAST_DAY, typed_date
 from kiosk.extensions import db, in_unit_of_work, read_only_view
 from register import incidents
 from register.db import unit_of_work
@@ -49,15 +49,8 @@ def _zone() -> tzinfo:
 
 
 def _day(text: str, what: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(f"Enter {what} as a date.") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValidationError(f"Choose {what} between {FIRST_DAY.year} and {LAST_DAY.year}.")
-    return day
+    """An optional filter date: blank is none."""
+    return typed_date(text, what) if text.strip() else None
 
 
 def _moment(text: str) -> datetime | None:

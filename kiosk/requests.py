@@ -6,7 +6,7 @@ saying who typed it in; SLT decide it on their tablet like any other.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 from flask import (
@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from kiosk.auth import actor, roles_required
-from kiosk.errors import FIRST_DAY, LAST_DAY
+from kiosk.errors import typed_date
 from kiosk.extensions import db, in_unit_of_work
 from kiosk.slt import announce_new_request
 from register import audit, exception_requests, people, settings
@@ -59,27 +59,17 @@ def parse_window(form: MultiDict[str, str], now_local: datetime) -> Window:
             raise ValidationError(f"It is already past {until:%H:%M}: choose a later time.")
         return Window(today, today, None, until)
     if kind == "range":
-        return Window(_date(form.get("range_from", ""), "the first day"),
-                      _date(form.get("range_to", ""), "the last day"))
+        return Window(typed_date(form.get("range_from", ""), "the first day"),
+                      typed_date(form.get("range_to", ""), "the last day"))
     if kind == "weekly":
         days = "".join(d for d in ALL_DAYS if d in form.getlist("weekly_days"))
         if not days:
             raise ValidationError("Choose at least one day of the week.")
-        return Window(_date(form.get("weekly_from", ""), "the first day"),
-                      _date(form.get("weekly_to", ""), "the last day"),
+        return Window(typed_date(form.get("weekly_from", ""), "the first day"),
+                      typed_date(form.get("weekly_to", ""), "the last day"),
                       _time(form.get("weekly_start", ""), "the start time"),
                       _time(form.get("weekly_end", ""), "the end time"), days)
     raise ValidationError("Choose when the exception applies.")
-
-
-def _date(text: str, what: str) -> date:
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(f"Enter {what} as a date.") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValidationError(f"Choose {what} between {FIRST_DAY.year} and {LAST_DAY.year}.")
-    return day
 
 
 def _time(text: str, what: str) -> time | None:
