@@ -33,14 +33,17 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from register import audit
 from register.errors import RegisterError
 from register.models import Setting
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 LAST_BACKUP = "last_backup"  # settings key: JSON {"at": ISO time, "path": ..., "bytes": ...}
 KEEP = 14  # backups kept in a destination unless told otherwise: two weeks of nightly ones
@@ -156,7 +159,10 @@ def make_backup(engine: Engine, dest_dir: Path | str, key: str, keep: int = KEEP
 
 def _ciphers(key: str) -> MultiFernet:
     """BACKUP_KEY: one Fernet key, or several comma-separated while changing keys (the first
-    encrypts; any of them decrypts)."""
+    encrypts; any of them decrypts). Imported here, not with the module: kiosk.config reads
+    this module at start-up, and every web worker would carry the library for nothing."""
+    from cryptography.fernet import Fernet, MultiFernet
+
     try:
         return MultiFernet([Fernet(part.strip()) for part in key.split(",") if part.strip()])
     except (ValueError, TypeError):
@@ -258,6 +264,8 @@ def read_backup(src: Path | str, key: str) -> Backup:
         token = path.read_bytes()
     except OSError as error:
         raise BackupRefused(f"Cannot read {path}: {error.strerror or error}.") from error
+    from cryptography.fernet import InvalidToken  # as in _ciphers: not at start-up
+
     ciphers = _ciphers(key)
     try:
         image = ciphers.decrypt(token)
